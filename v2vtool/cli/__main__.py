@@ -1,0 +1,3 @@
+from v2vtool.cli import main
+
+main()

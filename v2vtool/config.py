@@ -1,0 +1,259 @@
+"""Experiment configuration: frozen dataclasses, every default in one place, named presets.
+
+A preset is a small diff on the defaults; `--set a.b=c` overrides are applied on top and the
+resolved config (``Config.to_dict()``) is saved with every run and every output.
+Modules never receive the whole ``Config``: each takes its own sub-config.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+from v2vtool.errors import UserError
+
+SEMANTIC_KINDS = ("pose", "face", "edges", "segmentation")
+
+
+def semantic_channels(kind: str, n_classes: int = 20) -> int:
+    """Channels of the semantic map fed to the networks for a semantic kind.
+
+    pose: OpenPose-style coloured limb map (RGB); face: landmark sketch (1 edge channel);
+    edges: Canny edges (1); segmentation: one-hot label map (n_classes).
+    """
+    if kind == "pose":
+        return 3
+    if kind in ("face", "edges"):
+        return 1
+    if kind == "segmentation":
+        return n_classes
+    raise UserError(f"unknown semantic kind {kind!r} (expected one of {', '.join(SEMANTIC_KINDS)})")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Generator F = H (SPADE image net) + E (weight generation, attention) + W/M (flow, mask)."""
+
+    kind: str = "pose"  # semantic kind the model is driven by
+    n_classes: int = 20  # only for kind == "segmentation"
+    height: int = 128
+    width: int = 128
+    ngf: int = 16  # base channels of H; doubles per level up to max_channels
+    n_downsample: int = 4  # resolution levels of H below full size
+    max_channels: int = 256
+    n_adaptive_layers: int = 2  # finest SPADE blocks whose branch weights are generated (E_P)
+    adaptive_kernel: int = 1  # kernel size of generated SPADE convs (1 in the paper, 3 later)
+    spade_hidden: int = 32  # channels of the SPADE branch's shared feature p_S
+    appearance: str = "weightgen"  # weightgen | encoder | concat | adain (paper Table 1)
+    aggregation: str = "attention"  # attention | average (over the K examples)
+    attention_channels: int = 32  # key/query nets (reference: 128)
+    style_dim: int = 64  # style vector of the encoder / concat / adain baselines
+    n_prev_frames: int = 1  # tau in x_t = F(x_{t-tau..t-1}, ...)
+    warp_ref: bool = True  # warp the most-attended example to the current frame
+    composition: str = "blend"  # blend (eq. 11) | spade_combine
+    flow_ngf: int = 16
+    flow_n_downsample: int = 3
+    flow_n_blocks: int = 2
+    flow_max_channels: int = 128
+    flow_scale: float = 20.0  # flow output multiplier (reference: x20)
+
+    @property
+    def semantic_nc(self) -> int:
+        return semantic_channels(self.kind, self.n_classes)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    ndf: int = 32
+    n_layers: int = 3
+    n_scales: int = 2  # multi-scale PatchGAN
+    temporal: bool = True  # temporal D over `temporal_frames` consecutive frames
+    temporal_frames: int = 3
+    temporal_scales: int = 2
+    face: bool = False  # extra D on face crops (pose only)
+    face_size: int = 32
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the named loss terms (paper / reference defaults); 0 disables a term."""
+
+    gan: float = 1.0
+    feature_matching: float = 10.0
+    perceptual: float = 10.0  # VGG19; disabled loudly when its weights are not on disk
+    l1: float = 1.0
+    flow: float = 10.0
+    warp: float = 10.0
+    mask: float = 10.0
+    temporal_gan: float = 1.0
+    face_gan: float = 10.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    frame_stride: int = 1  # max stride between target frames (sampled 1..frame_stride)
+    crop: bool = True  # person-centred crop at crop_scale x body height (pose)
+    crop_scale: float = 1.5
+    flip: bool = True
+    color_jitter: float = 0.1
+    example_window: int = 60  # examples come from the first N frames of a clip (reference 14-60)
+    workers: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 4
+    k_max: int = 2  # K sampled per batch from 1..k_max
+    lr_g: float = 2e-4  # TTUR (reference code)
+    lr_d: float = 8e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    steps: int = 2000
+    single_frame_steps: int = 500  # phase 1: T = 1, no temporal nets
+    seq_len_start: int = 2
+    seq_len_max: int = 8
+    seq_double_every: int = 500  # steps between doublings of the sequence length
+    decay_start: float = 0.8  # linear LR decay over the last (1 - decay_start) of training
+    ema: float = 0.999  # 0 disables the EMA generator
+    amp: str = "none"  # none | bf16
+    log_every: int = 10
+    sample_every: int = 250
+    val_every: int = 250
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 3
+    max_bad_steps: int = 5  # consecutive non-finite losses before giving up
+
+
+@dataclass(frozen=True)
+class Config:
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "tiny"
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        return _from_dict(cls, d)
+
+
+def _from_dict(cls, d: dict[str, Any]):
+    kwargs = {}
+    known = {f.name: f for f in fields(cls)}
+    for key, value in d.items():
+        if key not in known:
+            raise UserError(f"config has unknown key {key!r} for {cls.__name__}")
+        sub = _dataclass_type(cls, key)
+        kwargs[key] = _from_dict(sub, value) if sub is not None else value
+    return cls(**kwargs)
+
+
+def _dataclass_type(cls, name: str):
+    default = next(f for f in fields(cls) if f.name == name)
+    if default.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        value = default.default_factory()  # type: ignore[misc]
+        if is_dataclass(value):
+            return type(value)
+    return None
+
+
+# Presets: small diffs on the defaults. `tiny` runs on a CPU; the others are the paper's sizes.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    "pose-256": {
+        "generator": dict(kind="pose", height=512, width=256, ngf=32, n_downsample=5,
+                          max_channels=1024, n_adaptive_layers=4, spade_hidden=128,
+                          attention_channels=128, composition="spade_combine",
+                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
+                          flow_max_channels=256),
+        "discriminator": dict(ndf=64, n_layers=3, n_scales=2, face=True),
+        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
+                      single_frame_steps=50000, seq_double_every=20000),
+    },
+    "face-256": {
+        "generator": dict(kind="face", height=256, width=256, ngf=32, n_downsample=5,
+                          max_channels=1024, n_adaptive_layers=4, spade_hidden=128,
+                          attention_channels=128, composition="spade_combine",
+                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
+                          flow_max_channels=256),
+        "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
+        "data": dict(crop=False, example_window=300),
+        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
+                      single_frame_steps=50000, seq_double_every=20000),
+    },
+    "street-512": {
+        "generator": dict(kind="segmentation", n_classes=20, height=256, width=512, ngf=32,
+                          n_downsample=5, max_channels=1024, n_adaptive_layers=4,
+                          spade_hidden=128, attention_channels=128, warp_ref=False,
+                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
+                          flow_max_channels=256),
+        "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
+        "data": dict(crop=False, flip=True, example_window=300),
+        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
+                      single_frame_steps=50000, seq_double_every=20000),
+    },
+}
+
+
+def _merge(cfg, diff: dict[str, Any]):
+    updates = {}
+    for key, value in diff.items():
+        current = getattr(cfg, key)
+        updates[key] = _merge(current, value) if is_dataclass(current) else value
+    return replace(cfg, **updates)
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return _merge(Config(preset=name), PRESETS[name])
+
+
+def _parse_value(text: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected a boolean, got {text!r}")
+    if isinstance(like, int):
+        return int(text)
+    if isinstance(like, float):
+        return float(text)
+    return text
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Apply ``a.b=c`` overrides (typed like the field they replace)."""
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"override {item!r} is not of the form section.key=value")
+        path, text = item.split("=", 1)
+        parts = path.strip().split(".")
+        node = cfg
+        for p in parts[:-1]:
+            if not is_dataclass(node) or not hasattr(node, p):
+                raise UserError(f"override {item!r}: no config section {p!r}")
+            node = getattr(node, p)
+        leaf = parts[-1]
+        if not is_dataclass(node) or leaf not in {f.name for f in fields(node)}:
+            raise UserError(f"override {item!r}: unknown key {path!r}")
+        try:
+            value = _parse_value(text, getattr(node, leaf))
+        except ValueError as exc:
+            raise UserError(f"override {item!r}: {exc}") from None
+        diff: dict[str, Any] = {leaf: value}
+        for p in reversed(parts[:-1]):
+            diff = {p: diff}
+        cfg = _merge(cfg, diff)
+    return cfg
