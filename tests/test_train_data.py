@@ -1,0 +1,193 @@
+"""Training data: clip discovery + splits, sampling keys, augmentation geometry, flow, guards."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from v2vtool.config import DataConfig, GeneratorConfig
+from v2vtool.data.augment import FACE_70_FLIP, View, flip_person, make_view
+from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, SampleKey, check_clips,
+                                  find_clips)
+from v2vtool.data.flow import FlowEstimator, warp_numpy
+from v2vtool.errors import UserError
+from v2vtool.io.clipdir import ClipWriter
+from v2vtool.io.keypoints import BODY_25_FLIP, Person
+from v2vtool.semantics.render import render_face, render_pose
+
+
+def _pose_person(t: float, size: int, rng: np.random.Generator) -> Person:
+    """A stick figure (BODY_25) swaying with t, in pixels of a size x size frame."""
+    s = size / 64
+    cx = 32 * s + 4 * s * np.sin(t)
+    pts = {0: (0, -22), 1: (0, -16), 2: (-5, -16), 3: (-8, -8), 4: (-9, 0), 5: (5, -16),
+           6: (8, -8), 7: (9 + 3 * np.sin(2 * t), 0), 8: (0, 2), 9: (-3, 2), 10: (-4, 12),
+           11: (-4, 22), 12: (3, 2), 13: (4, 12), 14: (4, 22), 15: (-1, -23), 16: (1, -23)}
+    pose = np.zeros((25, 3), np.float32)
+    for j, (x, y) in pts.items():
+        pose[j] = (cx + x * s, 32 * s + y * s, 0.9)
+    return Person(pose=pose)
+
+
+def _face_person(t: float, size: int) -> Person:
+    s = size / 64
+    ang = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    r = 18 * s * (1 + 0.05 * np.sin(t))
+    face = np.zeros((70, 3), np.float32)
+    face[:68, 0] = 32 * s + r * np.cos(ang) * 0.8
+    face[:68, 1] = 32 * s + r * np.sin(ang)
+    face[:68, 2] = 0.9
+    return Person(face=face)
+
+
+def make_clip(path: Path, kind: str, n: int = 10, size: int = 64, seed: int = 0,
+              **meta) -> Path:
+    """A small synthetic clip dir of any kind (frames consistent with the semantics)."""
+    rng = np.random.default_rng(seed)
+    color = rng.integers(60, 255, 3)
+    with ClipWriter(path, kind, fps=10) as w:
+        for i in range(n):
+            t = i * 0.4 + seed
+            yy, xx = np.mgrid[0:size, 0:size]
+            frame = np.zeros((size, size, 3), np.uint8)
+            frame[..., 0] = (xx * 2 + i) % 256
+            frame[..., 1] = 40
+            frame[..., 2] = yy * 2
+            kp, sem = None, None
+            if kind == "pose":
+                kp = [_pose_person(t, size, rng)]
+                m = render_pose(kp, (size, size)).max(-1) > 0
+                frame[m] = color
+            elif kind == "face":
+                kp = [_face_person(t, size)]
+                m = render_face(kp, (size, size)) > 0
+                frame[m] = color
+            elif kind == "edges":
+                x0 = 10 + i
+                frame[20:40, x0:x0 + 15] = color
+                sem = np.zeros((size, size), np.uint8)
+                sem[20, x0:x0 + 15] = sem[39, x0:x0 + 15] = 255
+                sem[20:40, x0] = sem[20:40, x0 + 14] = 255
+            elif kind == "segmentation":
+                sem = np.zeros((size, size), np.uint8)
+                sem[size // 2:] = 1
+                sem[10:30, 5 + i:25 + i] = 2
+                frame[sem == 1] = (80, 80, 80)
+                frame[sem == 2] = color
+            w.add(frame, keypoints=kp, semantic=sem)
+        w.close(**meta)
+    return path
+
+
+def test_find_clips_manifest_split(tmp_path):
+    root = tmp_path / "set"
+    for name, ident in (("a", "0"), ("b", "1"), ("c", "2")):
+        make_clip(root / name, "pose", n=6, identity=ident)
+    (root / "manifest.json").write_text(json.dumps({"clips": [
+        {"path": "a", "identity": "0", "split": "train"},
+        {"path": "b", "identity": "1", "split": "train"},
+        {"path": "c", "identity": "2", "split": "test"}]}))
+    train = find_clips([root], "train")
+    test = find_clips([root], "test")
+    assert [e.path.name for e in train] == ["a", "b"] and [e.path.name for e in test] == ["c"]
+    # without a manifest: recursive discovery, all clips are training clips
+    (root / "manifest.json").unlink()
+    assert len(find_clips([root], "train")) == 3 and find_clips([root], "test") == []
+
+
+def test_guards(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        find_clips([tmp_path / "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no training clip"):
+        check_clips(find_clips([tmp_path / "empty"]), [tmp_path / "empty"], "pose", "tiny", 4)
+    make_clip(tmp_path / "p" / "c", "pose", n=5)
+    entries = find_clips([tmp_path / "p"])
+    with pytest.raises(UserError, match="does not match preset 'face-256'"):
+        check_clips(entries, [tmp_path / "p"], "face", "face-256", 4)
+    with pytest.raises(UserError, match="shorter than the training window of 8"):
+        check_clips(entries, [tmp_path / "p"], "pose", "tiny", 8)
+
+
+def test_batch_sampler_fixed_k_and_sharding():
+    sched = lambda s: 1 if s < 2 else 4  # noqa: E731
+    full = FewShotBatchSampler(10, 4, 3, sched, seed=5, world_size=1)
+    r0 = FewShotBatchSampler(10, 2, 3, sched, seed=5, rank=0, world_size=2)
+    r1 = FewShotBatchSampler(10, 2, 3, sched, seed=5, rank=1, world_size=2)
+    ks = set()
+    for s in range(6):
+        b = full.keys(s)
+        assert len({k.k for k in b}) == 1 and all(k.t == sched(s) for k in b)
+        ks.add(b[0].k)
+        assert r0.keys(s)[0].k == r1.keys(s)[0].k  # K agreed across ranks
+        clips = [k.clip for k in r0.keys(s) + r1.keys(s)]
+        assert len(set(clips)) == len(clips) or s * 4 % 10 > 6  # disjoint shards within an epoch
+    assert ks <= {1, 2, 3} and len(ks) > 1
+    # resuming at step 3 gives the same batches as an uninterrupted stream
+    it = iter(FewShotBatchSampler(10, 4, 3, sched, seed=5, start_step=3))
+    assert next(it) == full.keys(3) and next(it) == full.keys(4)
+
+
+@pytest.mark.parametrize("kind,c", [("pose", 3), ("face", 1), ("edges", 1), ("segmentation", 5)])
+def test_dataset_sample_shapes(tmp_path, kind, c):
+    make_clip(tmp_path / "c", kind, n=8, size=48)
+    entries = find_clips([tmp_path])
+    g = GeneratorConfig(kind=kind, n_classes=5, height=32, width=32)
+    ds = FewShotDataset(entries, g, DataConfig(frame_stride=2, example_window=4))
+    s = ds[SampleKey(0, 2, 3, 123)]
+    assert s["examples"].shape == (2, 3, 32, 32) and s["example_semantics"].shape == (2, c, 32, 32)
+    assert s["images"].shape == (3, 3, 32, 32) and s["semantics"].shape == (3, c, 32, 32)
+    assert s["flow"].shape == (3, 2, 32, 32) and s["flow_conf"].shape == (3, 1, 32, 32)
+    assert s["images"].min() >= -1 and s["images"].max() <= 1
+    assert s["semantics"].max() > 0 and s["semantics"].min() >= 0
+    again = ds[SampleKey(0, 2, 3, 123)]
+    assert all(torch.equal(s[k], again[k]) for k in s)  # a sample is a function of its key
+    ex, tg, _, _ = ds.indices(SampleKey(0, 2, 3, 123))
+    assert all(e < 4 for e in ex) and tg == list(range(tg[0], tg[0] + (tg[1] - tg[0]) * 3, tg[1] - tg[0]))
+
+
+def test_flip_swaps_left_right():
+    p = Person()
+    p.pose[2] = (10, 5, 1)   # RShoulder
+    p.pose[5] = (20, 5, 1)   # LShoulder
+    p.hand_left[0] = (30, 3, 1)
+    q = flip_person(p, 64)
+    assert tuple(q.pose[5]) == (53, 5, 1) and tuple(q.pose[2]) == (43, 5, 1)
+    assert q.hand_right[0, 0] == 33 and q.hand_left[0, 2] == 0
+    for perm in (BODY_25_FLIP, FACE_70_FLIP):
+        assert sorted(perm) == list(range(len(perm)))
+        assert all(perm[perm[i]] == i for i in range(len(perm)))  # an involution
+    assert len(FACE_70_FLIP) == 70
+
+
+def test_crop_keypoints_follow_pixels():
+    """A marked pixel and its keypoint land at the same place through crop + resize + flip."""
+    img = np.zeros((100, 80, 3), np.uint8)
+    img[40:44, 30:34] = 255  # centre (31.5, 41.5)
+    person = Person()
+    person.pose[1] = (31.5, 41.5, 1)
+    person.pose[8] = (31.5, 71.5, 1)
+    for flip in (False, True):
+        view = make_view((80, 100), (32, 32), [[person]], True, 1.5, flip)
+        assert isinstance(view, View) and view.ch == 45
+        out = view.image(img).astype(float).sum(-1)
+        ys, xs = np.nonzero(out > 0.5 * out.max())
+        kp = view.keypoints([person])[0].pose
+        idx = 1
+        assert abs(xs.mean() - kp[idx, 0]) < 0.6 and abs(ys.mean() - kp[idx, 1]) < 0.6
+
+
+def test_flow_estimator_recovers_shift():
+    rng = np.random.default_rng(0)
+    import cv2
+    a = cv2.resize((rng.random((8, 8, 3)) * 255).astype(np.uint8), (64, 64),
+                   interpolation=cv2.INTER_CUBIC)
+    b = np.roll(a, 2, axis=1)  # content moved right by 2: b(p) = a(p - 2)
+    flow, conf = FlowEstimator()(b, a)
+    assert abs(np.median(flow[..., 0]) + 2) < 0.3 and abs(np.median(flow[..., 1])) < 0.3
+    assert conf.mean() > 0.8
+    err = np.abs(warp_numpy(a, flow).astype(float) - b)[8:-8, 8:-8].mean()
+    assert err < 6

@@ -1,0 +1,257 @@
+"""Few-shot training data over clip directories.
+
+One sample = one clip, K example frames from the clip's first `example_window` frames and a
+window of T consecutive target frames (stride 1..frame_stride) elsewhere in it, all mapped
+through one augmentation `View` (person-centred crop, flip) and one colour jitter:
+
+    {"examples": (K, 3, H, W) [-1, 1], "example_semantics": (K, C, H, W) [0, 1],
+     "images": (T, 3, H, W) [-1, 1], "semantics": (T, C, H, W) [0, 1],
+     "flow": (T, 2, H, W) px (t -> t-1, zero at t = 0), "flow_conf": (T, 1, H, W) {0, 1},
+     "clip": () long}
+
+Semantic maps of kinds pose / face are rendered from keypoints.jsonl at the training
+resolution with the shared renderer (`v2vtool.semantics.render`); edges / segmentation maps
+(and pose / face clips without keypoints) are read from semantics/ and resized (nearest).
+
+A sample is a pure function of its key `(clip, K, T, seed)`. `FewShotBatchSampler` emits the
+keys of training step s (K and T fixed per batch, T from the progressive schedule, clips from a
+seeded per-epoch permutation sharded over DDP ranks), so resuming at step s replays exactly
+the data an uninterrupted run would have seen, with any number of DataLoader workers.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from v2vtool.config import DataConfig, GeneratorConfig
+from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
+from v2vtool.data.flow import FlowEstimator, sequence_flow
+from v2vtool.errors import UserError
+from v2vtool.io.clipdir import Clip, is_clip_dir
+from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
+
+log = logging.getLogger(__name__)
+
+
+class SampleKey(NamedTuple):
+    clip: int
+    k: int
+    t: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ClipEntry:
+    path: Path
+    kind: str
+    length: int
+    identity: str | None = None
+
+
+def _load_manifest(root: Path) -> dict | None:
+    path = root / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _walk_clips(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, _ in os.walk(root):
+        if is_clip_dir(dirpath):
+            found.append(Path(dirpath))
+            dirnames[:] = []  # a clip dir's subfolders are its frames
+        else:
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return sorted(found)
+
+
+def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> list[ClipEntry]:
+    """Clip dirs under `data_dirs` (a clip dir, or a folder of them, searched recursively).
+
+    Where a folder has a manifest.json listing clips with a "split", only clips of `split`
+    are returned (held-out identities are never trained on); without a manifest every clip is
+    a training clip and there is no held-out set (split != "train" gives nothing).
+    """
+    entries: list[ClipEntry] = []
+    for d in data_dirs:
+        root = Path(d)
+        if not root.exists():
+            raise UserError(f"{root}: data directory not found")
+        if not root.is_dir():
+            raise UserError(f"{root}: not a directory (expected clip dirs from `v2v extract`, "
+                            "`v2v data synth` or `v2v data import`)")
+        manifest = _load_manifest(root)
+        if manifest is not None and "clips" in manifest:
+            for c in manifest["clips"]:
+                if c.get("split", "train") != split:
+                    continue
+                path = root / c["path"]
+                if not is_clip_dir(path):
+                    raise UserError(f"{root / 'manifest.json'}: listed clip {c['path']} is missing")
+                entries.append(_entry(path, c.get("identity")))
+        elif split == "train":
+            entries.extend(_entry(p, None) for p in _walk_clips(root))
+    return entries
+
+
+def _entry(path: Path, identity) -> ClipEntry:
+    clip = Clip(path)
+    ident = identity if identity is not None else clip.meta.get("identity")
+    return ClipEntry(path, clip.kind, len(clip), None if ident is None else str(ident))
+
+
+def check_clips(entries: list[ClipEntry], data_dirs, kind: str, preset_name: str,
+                min_frames: int) -> None:
+    """Guards: no clips, clip kind vs the model's kind, clips shorter than the target window."""
+    where = ", ".join(str(d) for d in data_dirs)
+    if not entries:
+        raise UserError(f"{where}: no training clip directories found (expected folders with "
+                        "meta.json + frames/ from `v2v extract` / `v2v data synth`)")
+    kinds = sorted({e.kind for e in entries})
+    if kinds != [kind]:
+        bad = next(e for e in entries if e.kind != kind)
+        raise UserError(f"{bad.path}: clip kind {bad.kind!r} does not match preset "
+                        f"{preset_name!r}, which trains kind {kind!r} (set generator.kind or "
+                        "pick a matching preset)")
+    short = [e for e in entries if e.length < min_frames]
+    if short:
+        raise UserError(f"{short[0].path}: clip has {short[0].length} frames, shorter than the "
+                        f"training window of {min_frames} frames ({len(short)} such clips; "
+                        "lower train.seq_len_max or drop them)")
+
+
+def item_seed(seed: int, step: int, rank: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank, index]).generate_state(1)[0])
+
+
+class FewShotDataset(Dataset):
+    """Map-style dataset indexed by `SampleKey` (see the module docstring for the sample)."""
+
+    def __init__(self, entries: list[ClipEntry], gen_cfg: GeneratorConfig, data_cfg: DataConfig,
+                 augment: bool = True, with_flow: bool = True):
+        self.entries = entries
+        self.kind = gen_cfg.kind
+        self.n_classes = gen_cfg.n_classes
+        self.size = (gen_cfg.width, gen_cfg.height)
+        self.cfg = data_cfg
+        self.augment = augment
+        self.with_flow = with_flow
+        self._clips: dict[int, Clip] = {}
+        self._flow: FlowEstimator | None = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def clip(self, i: int) -> Clip:
+        if i not in self._clips:
+            self._clips[i] = Clip(self.entries[i].path)
+        return self._clips[i]
+
+    def indices(self, key: SampleKey) -> tuple[list[int], list[int], bool, ColorJitter]:
+        """Example frame ids, target frame ids, flip, jitter of a key (all from its seed)."""
+        rng = np.random.default_rng(key.seed)
+        n = self.entries[key.clip].length
+        if key.t > n:
+            raise UserError(f"{self.entries[key.clip].path}: {n} frames < window {key.t}")
+        max_stride = max(1, min(self.cfg.frame_stride, (n - 1) // max(1, key.t - 1)))
+        stride = int(rng.integers(1, max_stride + 1))
+        span = (key.t - 1) * stride + 1
+        start = int(rng.integers(0, n - span + 1))
+        targets = [start + i * stride for i in range(key.t)]
+        window = max(1, min(self.cfg.example_window, n))
+        examples = rng.choice(window, size=key.k, replace=key.k > window).tolist()
+        flip = bool(self.augment and self.cfg.flip and rng.random() < 0.5)
+        jitter = ColorJitter.sample(rng, self.cfg.color_jitter if self.augment else 0.0)
+        return [int(e) for e in examples], targets, flip, jitter
+
+    def _semantic(self, clip: Clip, i: int, view: View) -> torch.Tensor:
+        if self.kind in ("pose", "face") and clip.has_keypoints:
+            arr = render_keypoints(self.kind, view.keypoints(clip.keypoints[i]), self.size)
+        else:
+            arr = view.label(clip.semantic(i))
+        return semantic_to_tensor(arr, self.kind, self.n_classes)
+
+    def __getitem__(self, key) -> dict[str, torch.Tensor]:
+        key = SampleKey(*key)
+        clip = self.clip(key.clip)
+        examples, targets, flip, jitter = self.indices(key)
+        use_crop = self.cfg.crop and self.kind == "pose" and clip.has_keypoints
+        kp = [clip.keypoints[i] for i in examples + targets] if use_crop else None
+        view = make_view(clip.size, self.size, kp, use_crop, self.cfg.crop_scale, flip)
+        ex_rgb = [view.image(clip.frame(i)) for i in examples]
+        tg_rgb = [view.image(clip.frame(i)) for i in targets]
+        sample = {
+            "examples": jitter(torch.stack([to_tensor_image(f) for f in ex_rgb])),
+            "example_semantics": torch.stack([self._semantic(clip, i, view) for i in examples]),
+            "images": jitter(torch.stack([to_tensor_image(f) for f in tg_rgb])),
+            "semantics": torch.stack([self._semantic(clip, i, view) for i in targets]),
+            "clip": torch.tensor(key.clip),
+        }
+        if self.with_flow:
+            if self._flow is None:
+                self._flow = FlowEstimator()
+            sample["flow"], sample["flow_conf"] = sequence_flow(tg_rgb, self._flow)
+        return sample
+
+
+class FewShotBatchSampler(Sampler):
+    """Infinite stream of per-step key batches for one rank, starting at `start_step`.
+
+    Step s: K ~ U{1..k_max} (one K per global batch), T = seq_len(s), and the global batch's
+    clips are positions s*B*P .. (s+1)*B*P-1 of a seeded per-epoch permutation of the clips;
+    rank r takes its contiguous B of them. Everything derives from (seed, s): no hidden state.
+    """
+
+    def __init__(self, n_clips: int, batch_size: int, k_max: int, seq_len: Callable[[int], int],
+                 seed: int, rank: int = 0, world_size: int = 1, start_step: int = 0,
+                 end_step: int | None = None):
+        self.n, self.b, self.k_max, self.seq_len = n_clips, batch_size, k_max, seq_len
+        self.seed, self.rank, self.world = seed, rank, world_size
+        self.start, self.end = start_step, end_step
+        self._perm: dict[int, np.ndarray] = {}
+
+    def _clip_at(self, pos: int) -> int:
+        epoch, i = divmod(pos, self.n)
+        if epoch not in self._perm:
+            self._perm = {epoch: np.random.default_rng([self.seed, epoch, 1]).permutation(self.n)}
+        return int(self._perm[epoch][i])
+
+    def keys(self, step: int) -> list[SampleKey]:
+        rng = np.random.default_rng([self.seed, step, 2])
+        k = int(rng.integers(1, self.k_max + 1))
+        t = int(self.seq_len(step))
+        base = step * self.b * self.world + self.rank * self.b
+        return [SampleKey(self._clip_at(base + j), k, t, item_seed(self.seed, step, self.rank, j))
+                for j in range(self.b)]
+
+    def __iter__(self) -> Iterator[list[SampleKey]]:
+        step = self.start
+        while self.end is None or step < self.end:
+            yield self.keys(step)
+            step += 1
+
+    def __len__(self) -> int:
+        if self.end is None:
+            raise TypeError("infinite sampler")
+        return max(0, self.end - self.start)
+
+
+def validation_keys(entries: list[ClipEntry], n: int, t: int, seed: int) -> list[SampleKey]:
+    """Fixed held-out samples: K = 1, T = t, up to n clips spread over the held-out set."""
+    if not entries:
+        return []
+    picks = np.linspace(0, len(entries) - 1, num=min(n, len(entries))).round().astype(int)
+    return [SampleKey(int(c), 1, min(t, entries[c].length), item_seed(seed, 2**31 - 1, 0, j))
+            for j, c in enumerate(dict.fromkeys(picks.tolist()))]
