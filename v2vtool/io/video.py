@@ -1,0 +1,397 @@
+"""Streaming video I/O: read any video / image folder / single image, write H.264 mp4 and PNG dirs.
+
+Reading (`open_video`): mp4/avi/mov/webm/mkv (PyAV), a folder of PNG/JPG frames (name order), or
+a single image (one frame). `VideoReader` yields (H, W, 3) uint8 RGB frames one at a time, so
+memory does not grow with the video's length. Bad input (missing, not a video, corrupt or
+truncated, zero frames) raises `UserError` naming the file.
+
+Writing (`VideoWriter`): H.264 (libx264) yuv420p mp4 at the given fps, odd sizes padded to even
+by repeating the last row/column, written to a temporary name and renamed on success (nothing is
+left on error). `audio_from=` copies the audio stream of a source file into the output.
+`write_png_dir` writes frames as a PNG folder, atomically.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+from PIL import Image
+
+from v2vtool.errors import UserError
+from v2vtool.io.atomic import _tmp_name, atomic_dir
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg")
+DEFAULT_IMAGE_FPS = 25.0  # frame rate assumed for image folders / single images
+_AV_ERRORS = (av.error.FFmpegError, ValueError, IndexError, OSError)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+class VideoReader:
+    """A streaming frame source. Iterate for (H, W, 3) uint8 RGB frames (or (H, W) uint8 ids
+    with `mode="ids"`); `.fps`, `.size` = (w, h), `.frame_count`, `.path`; a context manager."""
+
+    path: Path
+    fps: float
+    size: tuple[int, int]
+    frame_count: int
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self.frame_count
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({str(self.path)!r}, fps={self.fps:.3f}, size={self.size}, "
+                f"frames={self.frame_count})")
+
+
+def _load_image(path: Path, mode: str) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            if mode == "ids":
+                if im.mode in ("L", "P"):
+                    return np.asarray(im).copy()
+                if im.mode in ("I;16", "I"):
+                    arr = np.asarray(im)
+                    if arr.max(initial=0) > 255:
+                        raise UserError(f"{path}: class ids above 255 are not supported")
+                    return arr.astype(np.uint8)
+                arr = np.asarray(im.convert("RGB"))
+                if not (np.array_equal(arr[..., 0], arr[..., 1])
+                        and np.array_equal(arr[..., 0], arr[..., 2])):
+                    raise UserError(f"{path}: colour image, expected a label map of class ids "
+                                    "(8-bit gray or palette PNG)")
+                return arr[..., 0].copy()
+            return np.asarray(im.convert("RGB")).copy()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable or corrupt image ({exc})") from None
+
+
+class ImageReader(VideoReader):
+    """A folder of PNG/JPG frames (natural name order) or a single image file."""
+
+    def __init__(self, path: Path, files: list[Path], fps: float, mode: str = "rgb"):
+        self.path, self.files, self.fps, self.mode = path, files, float(fps), mode
+        first = _load_image(files[0], mode)
+        self.size = (first.shape[1], first.shape[0])
+        self.frame_count = len(files)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for f in self.files:
+            img = _load_image(f, self.mode)
+            if (img.shape[1], img.shape[0]) != self.size:
+                raise UserError(f"{f}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
+                                f"first frame's {self.size[0]}x{self.size[1]}")
+            yield img
+
+
+class AVReader(VideoReader):
+    """A video file decoded with PyAV, one frame at a time (threaded decoding)."""
+
+    def __init__(self, path: Path, mode: str = "rgb"):
+        self.path, self.mode = path, mode
+        self._container = None
+        self._iterated = False
+        try:
+            self._container = av.open(str(path), "r")
+            streams = self._container.streams.video
+            if not streams:
+                raise UserError(f"{path}: no video frames (no video stream in the file)")
+            stream = streams[0]
+            if stream.codec_context is None or not stream.codec_context.name:
+                raise UserError(f"{path}: unsupported video codec")
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            self.fps = float(rate) if rate else DEFAULT_IMAGE_FPS
+            w, h = stream.codec_context.width, stream.codec_context.height
+            if not w or not h:
+                raise UserError(f"{path}: video stream has no frame size (corrupt header)")
+            self.size = (int(w), int(h))
+            self.frame_count = int(stream.frames) or self._count_packets()
+        except UserError:
+            self.close()
+            raise
+        except _AV_ERRORS as exc:
+            self.close()
+            raise UserError(f"{path}: not a readable video: corrupt, truncated or not a video "
+                            f"({_short(exc)})") from None
+        if self.frame_count <= 0:
+            self.close()
+            raise UserError(f"{path}: video has zero frames")
+
+    def _count_packets(self) -> int:
+        """Frame count for containers without one in the header (mkv/webm): count packets."""
+        with av.open(str(self.path), "r") as c:
+            return sum(1 for p in c.demux(c.streams.video[0]) if p.size > 0)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._container is None:
+            raise UserError(f"{self.path}: reader is closed")
+        if self._iterated:  # a second pass: start again from the beginning
+            self._container.close()
+            self._container = av.open(str(self.path), "r")
+        self._iterated = True
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fmt = "gray" if self.mode == "ids" else "rgb24"
+        n = 0
+        try:
+            for frame in self._container.decode(stream):
+                n += 1
+                yield frame.to_ndarray(format=fmt)
+        except _AV_ERRORS as exc:
+            raise UserError(f"{self.path}: corrupt or truncated video after {n} frames "
+                            f"({_short(exc)})") from None
+        if n == 0:
+            raise UserError(f"{self.path}: no decodable frames (truncated or corrupt video)")
+        if n < self.frame_count * 0.9 and int(stream.frames):
+            raise UserError(f"{self.path}: truncated video: decoded {n} of the "
+                            f"{self.frame_count} frames its header promises")
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _short(exc: BaseException) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return msg.splitlines()[0][:160]
+
+
+def open_video(path: str | os.PathLike, fps: float | None = None, mode: str = "rgb",
+               ) -> VideoReader:
+    """Open a video file, a folder of PNG/JPG frames or a single image for streaming reads.
+
+    fps: frame rate for image folders / single images (default 25; videos use their own).
+    mode: "rgb" -> frames (H, W, 3) uint8 RGB; "ids" -> (H, W) uint8 (label maps of class ids:
+    palette/gray PNGs read as raw indices, videos decoded as their luma plane).
+    """
+    if mode not in ("rgb", "ids"):
+        raise ValueError(f"mode must be 'rgb' or 'ids', not {mode!r}")
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file or directory")
+    if p.is_dir():
+        files = sorted((f for f in p.iterdir()
+                        if f.is_file() and f.suffix.lower() in IMAGE_EXTS), key=_natural_key)
+        if not files:
+            raise UserError(f"{p}: folder has no PNG/JPG frames")
+        return ImageReader(p, files, fps or DEFAULT_IMAGE_FPS, mode)
+    if p.stat().st_size == 0:
+        raise UserError(f"{p}: empty file")
+    if p.suffix.lower() in IMAGE_EXTS:
+        return ImageReader(p, [p], fps or DEFAULT_IMAGE_FPS, mode)
+    return AVReader(p, mode)
+
+
+def read_frames(path: str | os.PathLike, limit: int | None = None) -> list[np.ndarray]:
+    """Convenience: the first `limit` frames (all if None) as a list. Loads them into memory."""
+    out = []
+    with open_video(path) as reader:
+        for frame in reader:
+            out.append(frame)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+class VideoWriter:
+    """Write (H, W, 3) uint8 RGB frames to an H.264 yuv420p mp4, atomically.
+
+    The output appears under `path` only when the writer closes without error. Odd widths /
+    heights are padded to even by repeating the last column / row. `audio_from`: a media file
+    whose first audio stream is copied (or re-encoded to AAC if mp4 can't hold its codec)
+    into the output, cut to the video's duration.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None
+                 = None, crf: int = 18, preset: str = "medium"):
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.rate = Fraction(self.fps).limit_denominator(1001)
+        self.audio_from = Path(audio_from) if audio_from is not None else None
+        if self.audio_from is not None and not self.audio_from.is_file():
+            raise UserError(f"{self.audio_from}: no such file (audio source)")
+        self.crf, self.preset = crf, preset
+        self.count = 0
+        self.size: tuple[int, int] | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _tmp_name(self.path)
+        self._container = None
+        self._stream = None
+        self._audio_src = None
+        self._audio_packets = None
+        self._pending = None
+
+    def _open(self, w: int, h: int) -> None:
+        self._container = av.open(str(self._tmp), "w", format="mp4")
+        s = self._container.add_stream("libx264", rate=self.rate)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"crf": str(self.crf), "preset": self.preset}
+        self._stream = s
+        if self.audio_from is not None:
+            self._open_audio()
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame (all frames must share one size)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
+        rgb = _even(rgb)
+        h, w = rgb.shape[:2]
+        if self._container is None:
+            self.size = (w, h)
+            self._open(w, h)
+        elif (w, h) != self.size:
+            raise ValueError(f"frame size {w}x{h} differs from the first frame's {self.size}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.count
+        frame.time_base = 1 / self.rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.count += 1
+        self._mux_audio_until(self.count / self.fps)
+
+    def _open_audio(self) -> None:
+        """Add the audio stream (before the header is written) and a packet source for it."""
+        try:
+            src = av.open(str(self.audio_from), "r")
+        except _AV_ERRORS as exc:
+            raise UserError(f"{self.audio_from}: not readable as audio source ({_short(exc)})"
+                            ) from None
+        if not src.streams.audio:
+            src.close()
+            log.warning("%s has no audio stream; writing video without audio", self.audio_from)
+            return
+        ain = src.streams.audio[0]
+        self._audio_src = src
+        try:  # stream copy when mp4 can hold the codec (aac, mp3, opus, ...)
+            aout = self._container.add_stream_from_template(ain)
+            self._audio_packets = self._copied(src, ain, aout)
+        except _AV_ERRORS:
+            aout = self._container.add_stream("aac", rate=ain.rate or 48000)
+            self._audio_packets = self._transcoded(src, ain, aout)
+        self._pending = None
+
+    @staticmethod
+    def _copied(src, ain, aout):
+        for packet in src.demux(ain):
+            if packet.dts is None or packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            packet.stream = aout
+            yield t, packet
+
+    @staticmethod
+    def _transcoded(src, ain, aout):
+        for frame in src.decode(ain):
+            t = float(frame.time or 0.0)
+            frame.pts = None
+            for packet in aout.encode(frame):
+                yield t, packet
+        for packet in aout.encode(None):
+            yield float("inf"), packet
+
+    def _mux_audio_until(self, t_end: float) -> None:
+        """Interleave audio packets that start before `t_end` seconds (streaming, no buffering)."""
+        if self._audio_packets is None:
+            return
+        while True:
+            if self._pending is None:
+                self._pending = next(self._audio_packets, None)
+                if self._pending is None:
+                    self._audio_packets = None
+                    return
+            t, packet = self._pending
+            if t >= t_end:
+                return
+            self._container.mux(packet)
+            self._pending = None
+
+    def close(self) -> Path:
+        """Flush, add audio if asked, and move the file into place. Returns the path."""
+        if self._container is None:
+            raise ValueError(f"{self.path}: no frames were written")
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            self._mux_audio_until(self.count / self.fps)
+            self._container.close()
+            self._container = None
+            os.replace(self._tmp, self.path)
+        finally:
+            self.abort()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial output (nothing appears under `path`)."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+        if self._audio_src is not None:
+            self._audio_src.close()
+            self._audio_src = None
+        self._audio_packets = None
+        if self._tmp.exists():
+            self._tmp.unlink()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_png_dir(folder: str | os.PathLike, frames: Iterable[np.ndarray],
+                  overwrite: bool = False, compress_level: int = 1) -> int:
+    """Write frames ((H, W, 3) or (H, W) uint8) as folder/000000.png, ... atomically.
+
+    Returns the number of frames written. An existing folder is an error unless `overwrite`.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise UserError(f"{folder}: output exists (use --overwrite to replace it)")
+    n = 0
+    with atomic_dir(folder, overwrite=overwrite) as tmp:
+        for frame in frames:
+            Image.fromarray(np.asarray(frame, np.uint8)).save(tmp / f"{n:06d}.png",
+                                                              compress_level=compress_level)
+            n += 1
+    return n
