@@ -1,0 +1,22 @@
+"""Evaluation metrics: pure functions over numpy frames ((H, W, 3) uint8 RGB) and keypoints.
+
+- `reconstruction`: psnr, ssim (scikit-image), l1
+- `perceptual`: LPIPS with locally present backbone weights only (else `MetricUnavailable`)
+- `fid`: Frechet Inception Distance with pytorch-fid's InceptionV3, weights from a local file only
+- `temporal`: flow-warping error (OpenCV DIS flow on reference frames, masked L1)
+- `pose`: pose error (mean joint distance at a reference resolution) + missing-joint rate
+
+No metric ever downloads anything; a metric whose weights are missing raises
+`MetricUnavailable` whose message names the exact file and where to put it.
+"""
+from __future__ import annotations
+
+from v2vtool.metrics.common import MetricUnavailable
+from v2vtool.metrics.pose import PoseErrorResult, pose_error
+from v2vtool.metrics.reconstruction import l1, psnr, ssim
+from v2vtool.metrics.temporal import WarpErrorResult, warp_error
+
+__all__ = [
+    "MetricUnavailable", "psnr", "ssim", "l1", "pose_error", "PoseErrorResult", "warp_error",
+    "WarpErrorResult",
+]
