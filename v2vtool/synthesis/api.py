@@ -1,0 +1,208 @@
+"""`synthesize`: example images + a driver -> an H.264 mp4 of the target (the library behind
+`v2v synthesize`).
+
+Outputs (all atomic; a failed run leaves none of them):
+  OUT.mp4            the generated video at the driver's fps (driver audio copied if present);
+                     with side_by_side: driver semantics | chosen example | output panels
+  OUT.json           sidecar: checkpoint + hash, resolved config, K, seed, timing, held frames
+  attention_maps     a video (.mp4/.mov/.mkv) or PNG folder: the K examples tinted by their
+                     attention per frame (paper Fig. 7c)
+  frames_dir         the output frames as PNGs
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from v2vtool import __version__
+from v2vtool.errors import UserError
+from v2vtool.synthesis.outputs import (PngDirSink, attention_panel, open_sink, resize_to,
+                                       side_by_side as sbs_panel, write_sidecar)
+from v2vtool.synthesis.sources import load_examples, open_driver
+from v2vtool.synthesis.stream import Synthesizer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "default"
+SIDECAR_FORMAT = "v2v-synthesis/1"
+Progress = Callable[[int, "int | None", float], None]  # (done, total, frames per second)
+
+
+@dataclass
+class SynthesisResult:
+    out: Path
+    sidecar: Path
+    frames: int
+    fps: float  # output frame rate (= the driver's)
+    size: tuple[int, int]  # output (w, h)
+    k: int
+    held_frames: int  # driver frames without a detection, held from the last good one
+    seconds: float  # wall time of the streaming loop (decode + semantics + generate + encode)
+    throughput_fps: float  # frames / seconds
+    generator_fps: float  # frames / time inside generator.step
+    setup_seconds: float  # loading, example extraction, prepare (+ finetuning)
+    checkpoint: Path
+    checkpoint_sha256: str
+    retargeted: bool
+    attention_maps: Path | None = None
+    frames_dir: Path | None = None
+    finetune: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device {device!r}: not a device (auto, cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine")
+    return dev
+
+
+def _check_outputs(out: Path, attention_maps: Path | None, frames_dir: Path | None) -> None:
+    if out.suffix.lower() != ".mp4":
+        raise UserError(f"{out}: output must be an .mp4 file")
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory")
+    for other in (attention_maps, frames_dir):
+        if other is not None and Path(other).resolve() in (out.resolve(),
+                                                           out.with_suffix(".json").resolve()):
+            raise UserError(f"{other}: same path as the output video or its sidecar")
+    if frames_dir is not None and Path(frames_dir).exists() and not Path(frames_dir).is_dir():
+        raise UserError(f"{frames_dir}: exists and is not a directory")
+
+
+def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
+               out: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
+               size: tuple[int, int] | None = None, side_by_side: bool = False,
+               attention_maps: str | os.PathLike | None = None, retarget: bool = True,
+               finetune: int = 0, frames_dir: str | os.PathLike | None = None, seed: int = 0,
+               device: str = "auto", progress: Progress | None = None,
+               driver_fps: float | None = None) -> SynthesisResult:
+    """Generate a video of the examples' target following the driver (module docstring).
+
+    examples: image files or CLIPDIR:IDX[,IDX...] specs (see `sources`); driver: a video, a
+    frame folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder; size: output
+    (w, h) (frames are resized from the model's resolution; default: the model's);
+    driver_fps: frame rate for keypoint drivers without one (default 30, recorded as assumed).
+    """
+    from v2vtool.training.checkpoint import load_generator
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    attention_maps = Path(attention_maps) if attention_maps is not None else None
+    frames_dir = Path(frames_dir) if frames_dir is not None else None
+    _check_outputs(out, attention_maps, frames_dir)
+    if finetune < 0:
+        raise UserError(f"--finetune {finetune}: must be >= 0")
+    if size is not None and (size[0] < 2 or size[1] < 2):
+        raise UserError(f"--size {size[0]}x{size[1]}: too small")
+    dev = resolve_device(device)
+    ckpt = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if checkpoint is None and not ckpt.exists():
+        raise UserError(f"{ckpt}: no default checkpoint installed; pass --checkpoint "
+                        "(a checkpoint or run dir from `v2v train`)")
+    torch.manual_seed(seed)
+    loaded = load_generator(ckpt, dev)
+    cfg = loaded.config.generator
+    src = open_driver(driver, cfg.kind, fps=driver_fps)
+    exs = load_examples([str(e) for e in examples], cfg.kind)
+    synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
+                        [e.keypoints if e.keypoints is not None else e.semantic for e in exs],
+                        [e.name for e in exs], finetune=finetune, seed=seed)
+    setup = time.perf_counter() - t_start
+    model_size = (cfg.width, cfg.height)
+    out_size = tuple(size) if size is not None else model_size
+    ex_panels = [resize_to(im, out_size) for im in synth.examples.images]
+    att_examples = synth.examples.images
+
+    sinks: list = []
+    held = n = 0
+    gen_seconds = 0.0
+    t0 = time.perf_counter()
+    try:
+        video = open_sink(out, src.fps, audio_from=src.audio_from)
+        sinks.append(video)
+        att_sink = open_sink(attention_maps, src.fps) if attention_maps is not None else None
+        frames_sink = PngDirSink(frames_dir) if frames_dir is not None else None
+        sinks += [s for s in (att_sink, frames_sink) if s is not None]
+        for f in synth.run(src, src.size, retarget):
+            image = resize_to(f.image, out_size)
+            if side_by_side:
+                video.write(sbs_panel(resize_to(f.semantic, out_size), ex_panels[f.ref_index],
+                                      image))
+            else:
+                video.write(image)
+            if att_sink is not None:
+                att_sink.write(attention_panel(att_examples, f.attention))
+            if frames_sink is not None:
+                frames_sink.write(image)
+            n += 1
+            held += int(f.held)
+            gen_seconds += f.step_seconds
+            if progress is not None:
+                progress(n, src.frame_count, n / max(time.perf_counter() - t0, 1e-9))
+        seconds = time.perf_counter() - t0
+        for s in reversed(sinks):  # side outputs first, the video last
+            s.close()
+    except BaseException:
+        for s in sinks:
+            with contextlib.suppress(Exception):
+                s.abort()
+        raise
+    result = SynthesisResult(
+        out=out, sidecar=out.with_suffix(".json"), frames=n, fps=src.fps, size=out_size,
+        k=synth.k, held_frames=held, seconds=seconds, throughput_fps=n / max(seconds, 1e-9),
+        generator_fps=n / max(gen_seconds, 1e-9), setup_seconds=setup, checkpoint=loaded.path,
+        checkpoint_sha256=loaded.sha256, retargeted=bool(synth.retargeted),
+        attention_maps=attention_maps, frames_dir=frames_dir,
+        finetune=synth.finetune_report.to_dict() if synth.finetune_report else None)
+    if src.frame_count is not None and n != src.frame_count:
+        log.warning("driver %s: header said %d frames, %d were generated", src.path,
+                    src.frame_count, n)
+    write_sidecar(result.sidecar, _sidecar(result, loaded, src, exs, seed, retarget,
+                                           side_by_side, dev))
+    return result
+
+
+def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_side, dev
+             ) -> dict:
+    return {
+        "format": SIDECAR_FORMAT,
+        "v2vtool_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(dev),
+        "checkpoint": str(loaded.path),
+        "checkpoint_sha256": loaded.sha256,
+        "checkpoint_ema": loaded.ema,
+        "config": loaded.config.to_dict(),
+        "seed": seed,
+        "k": result.k,
+        "examples": [e.name for e in exs],
+        "driver": {"path": str(src.path), "source": src.source, "fps": src.fps,
+                   "fps_assumed": src.fps_assumed, "size": list(src.size),
+                   "audio_copied": src.audio_from is not None},
+        "retarget": {"requested": retarget, "applied": result.retargeted},
+        "finetune": result.finetune,
+        "output": {"path": str(result.out), "frames": result.frames, "fps": result.fps,
+                   "size": list(result.size), "side_by_side": side_by_side,
+                   "attention_maps": str(result.attention_maps) if result.attention_maps
+                   else None, "frames_dir": str(result.frames_dir) if result.frames_dir
+                   else None},
+        "held_frames": result.held_frames,
+        "timing": {"frames_per_second": result.throughput_fps,
+                   "generator_frames_per_second": result.generator_fps,
+                   "loop_seconds": result.seconds, "setup_seconds": result.setup_seconds},
+    }

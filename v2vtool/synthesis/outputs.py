@@ -1,0 +1,126 @@
+"""Output writers of synthesis: frame sinks (mp4 / PNG folder), side-by-side panels, attention
+maps (the paper's Fig. 7c: each example tinted by the attention it receives) and the sidecar.
+
+Every sink is atomic: it writes to a temporary name and appears under its final name only when
+closed without error (`abort` drops it), so a failed run leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from v2vtool.io.atomic import atomic_path
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+def semantic_rgb(semantic: np.ndarray) -> np.ndarray:
+    """A semantic map as a viewable (H, W, 3) uint8 image (gray sketches / label ids coloured)."""
+    if semantic.ndim == 3:
+        return semantic
+    if semantic.max(initial=0) <= 64:  # class ids: a fixed, distinct palette
+        rng = np.random.default_rng(7)
+        palette = rng.integers(40, 256, (256, 3), dtype=np.uint8)
+        palette[0] = 0
+        return palette[semantic]
+    return np.repeat(semantic[..., None], 3, axis=2)
+
+
+def side_by_side(semantic: np.ndarray, example: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """driver semantics | chosen example | output, each (H, W, 3) -> (H, 3W, 3)."""
+    return np.concatenate([semantic_rgb(semantic), example, output], axis=1)
+
+
+def attention_panel(examples: list[np.ndarray], attention: np.ndarray | None) -> np.ndarray:
+    """Examples side by side, each tinted by its attention map, with its share written on it.
+
+    examples: K x (H, W, 3) uint8; attention: (K, h, w) attention mass per example (from
+    `StepOutput.attention`), or None (K = 1 / no attention: every example shown at full).
+    Maps are normalised by the frame's maximum over all K, so a rarely used example is dark.
+    """
+    k = len(examples)
+    h, w = examples[0].shape[:2]
+    if attention is None:
+        attention = np.ones((k, 1, 1), np.float32) / k
+    att = np.asarray(attention, np.float32)
+    total = att.reshape(k, -1).sum(1)
+    share = total / max(float(total.sum()), 1e-12)
+    peak = max(float(att.max()), 1e-12)
+    panels = []
+    for i, ex in enumerate(examples):
+        a = cv2.resize(att[i] / peak, (w, h), interpolation=cv2.INTER_LINEAR)
+        a = np.clip(a, 0, 1)
+        heat = cv2.applyColorMap((a * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+        dim = ex.astype(np.float32) * (0.25 + 0.75 * a[..., None])
+        panel = (0.6 * dim + 0.4 * heat.astype(np.float32) * a[..., None]).astype(np.uint8)
+        panel = np.ascontiguousarray(panel)
+        cv2.putText(panel, f"{100 * share[i]:.0f}%", (2, max(10, h // 12)),
+                    cv2.FONT_HERSHEY_SIMPLEX, max(0.3, h / 400), (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
+    return np.concatenate(panels, axis=1)
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    interp = cv2.INTER_AREA if size[0] < image.shape[1] else cv2.INTER_CUBIC
+    return cv2.resize(image, tuple(size), interpolation=interp)
+
+
+class PngDirSink:
+    """Frames as DIR/000000.png ... written into a temporary folder renamed on close."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        self.tmp.mkdir()
+        self.count = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        Image.fromarray(rgb).save(self.tmp / f"{self.count:06d}.png", compress_level=1)
+        self.count += 1
+
+    def close(self) -> Path:
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(self.path, old)
+            os.replace(self.tmp, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def open_sink(path: str | os.PathLike, fps: float, audio_from=None):
+    """An mp4 writer for video suffixes, else a PNG folder."""
+    from v2vtool.io.video import VideoWriter
+
+    path = Path(path)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoWriter(path, fps, audio_from=audio_from, preset="veryfast")
+    return PngDirSink(path)
+
+
+def write_sidecar(path: str | os.PathLike, data: dict) -> Path:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
+    return Path(path)
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,283 @@
+"""Inputs of synthesis: example images (with their semantics) and driver sources (streaming).
+
+Example specs (`--examples`), each one of:
+  - an image file (PNG/JPG/...): semantics extracted with the checkpoint kind's extractor;
+  - ``CLIPDIR:IDX`` or ``CLIPDIR:I,J,K``: frame(s) of a clip dir (its stored keypoints /
+    semantic maps are used when the clip's kind matches the checkpoint's; else extracted);
+  - ``CLIPDIR`` alone: its frame 0.
+Driver sources (`--driver`): a video file or a folder of PNG/JPG frames (semantics extracted
+on the fly, one frame at a time), a clip dir, a ``keypoints.jsonl`` file, or a folder of
+OpenPose per-frame ``*.json`` files. A driver yields, per frame, a keypoint `Frame` (pose /
+face kinds) or a semantic map (H, W[, 3]) uint8 (edges / segmentation), never the whole video.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from v2vtool.errors import UserError
+from v2vtool.io.clipdir import Clip, is_clip_dir
+from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
+from v2vtool.semantics.retarget import has_detection
+
+log = logging.getLogger(__name__)
+
+KEYPOINT_KINDS = ("pose", "face")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+DEFAULT_KEYPOINT_FPS = 30.0  # keypoint files carry no frame rate; assumed (and recorded) if unknown
+MAX_EXAMPLES = 32  # K bound: attention memory grows with K * positions
+
+
+@dataclass
+class Example:
+    """One example image with its semantics in its own pixel frame."""
+
+    name: str  # what the user passed (for error messages)
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    keypoints: Frame | None  # pose / face kinds
+    semantic: np.ndarray | None = None  # edges / segmentation: map at the image's size
+
+
+def _extractor(kind: str):
+    try:
+        from v2vtool.semantics.extract import get_extractor
+    except ImportError as exc:  # the extraction module is part of the package; say so loudly
+        raise RuntimeError(f"semantic extraction unavailable ({exc})") from exc
+    return get_extractor(kind)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected an image (or CLIPDIR:INDEX)")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable image ({exc})") from None
+
+
+def _parse_spec(spec: str) -> tuple[Path, list[int] | None]:
+    """'a.jpg' -> (a.jpg, None); 'clip:3' / 'clip:1,5' -> (clip, [..]); 'clip' -> (clip, [0])."""
+    p = Path(spec)
+    if p.exists():
+        return p, ([0] if is_clip_dir(p) else None)
+    head, sep, tail = spec.rpartition(":")
+    if sep and head and is_clip_dir(head):
+        try:
+            idx = [int(t) for t in tail.split(",") if t.strip()]
+        except ValueError:
+            raise UserError(f"{spec}: expected CLIPDIR:INDEX[,INDEX...] with integer indices"
+                            ) from None
+        if not idx:
+            raise UserError(f"{spec}: no frame index after ':'")
+        return Path(head), idx
+    raise UserError(f"{spec}: file not found")
+
+
+def load_examples(specs: list[str | os.PathLike], kind: str, extractor=None) -> list[Example]:
+    """Load example images and their semantics; UserError for a missing / unreadable file or
+    an example where nothing is detected (pose / face kinds), naming that file."""
+    if not specs:
+        raise UserError("no example images given (--examples)")
+    examples: list[Example] = []
+    for spec in specs:
+        path, indices = _parse_spec(str(spec))
+        if indices is None:
+            examples.append(_from_image(path, kind, extractor))
+        else:
+            examples.extend(_from_clip(path, indices, kind, extractor))
+    if len(examples) > MAX_EXAMPLES:
+        raise UserError(f"{len(examples)} examples given; at most {MAX_EXAMPLES} are supported")
+    return examples
+
+
+def _detect(image: np.ndarray, name: str, kind: str, extractor) -> Example:
+    det = extractor(image)
+    if kind in KEYPOINT_KINDS:
+        if not has_detection(kind, det.keypoints):
+            what = "person" if kind == "pose" else "face"
+            raise UserError(f"{name}: no {what} detected in this example image")
+        return Example(name, image, det.keypoints)
+    return Example(name, image, None, det.semantic)
+
+
+def _from_image(path: Path, kind: str, extractor) -> Example:
+    image = _read_image(path)
+    return _detect(image, str(path), kind, extractor or _extractor(kind))
+
+
+def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Example]:
+    clip = Clip(path)
+    out = []
+    for i in indices:
+        if not 0 <= i < len(clip):
+            raise UserError(f"{path}:{i}: frame index out of range (clip has {len(clip)} frames)")
+        name = f"{path}:{i}"
+        image = clip.frame(i)
+        if clip.kind != kind:
+            out.append(_detect(image, name, kind, extractor or _extractor(kind)))
+        elif kind in KEYPOINT_KINDS:
+            if not clip.has_keypoints:
+                raise UserError(f"{path}: clip has no keypoints.jsonl")
+            kp = _nth_jsonl(path / "keypoints.jsonl", i)
+            if not has_detection(kind, kp):
+                raise UserError(f"{name}: no {'person' if kind == 'pose' else 'face'} "
+                                "detected in this example frame")
+            out.append(Example(name, image, kp))
+        else:
+            out.append(Example(name, image, None, clip.semantic(i)))
+    return out
+
+
+def _nth_jsonl(path: Path, i: int) -> Frame:
+    for n, frame in enumerate(iter_jsonl(path)):
+        if n == i:
+            return frame
+    raise UserError(f"{path}: fewer than {i + 1} lines")
+
+
+@dataclass
+class DriverSource:
+    """A streaming driver. Iterate for per-frame keypoint Frames or semantic maps.
+
+    size: (w, h) pixel frame of the keypoints / maps; fps: frame rate (fps_assumed when the
+    source has none); frame_count: frames (None when unknown up front); audio_from: a media
+    file whose audio the output copies (video drivers).
+    """
+
+    path: Path
+    source: str  # video | clip | jsonl | openpose
+    kind: str  # semantic kind it yields
+    fps: float
+    size: tuple[int, int]
+    frame_count: int | None
+    audio_from: Path | None = None
+    fps_assumed: bool = False
+    _iter: object = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[Frame | np.ndarray]:
+        return self._iter()
+
+
+def _keypoint_canvas(frames: Iterator[Frame], where: str) -> tuple[tuple[int, int], int]:
+    """Pixel frame of keypoint files without an image size: the extent of all found points
+    plus a 10% margin (one streaming pass). Returns ((w, h), frame count)."""
+    mx = my = 0.0
+    n = 0
+    for frame in frames:
+        n += 1
+        for p in frame:
+            for a in (p.pose, p.face, p.hand_left, p.hand_right):
+                ok = a[:, 2] > 0
+                if ok.any():
+                    mx, my = max(mx, float(a[ok, 0].max())), max(my, float(a[ok, 1].max()))
+    if n == 0:
+        raise UserError(f"{where}: no frames")
+    if mx <= 0 or my <= 0:
+        raise UserError(f"{where}: no keypoints detected in any of its {n} frames")
+    return (int(np.ceil(mx * 1.1)), int(np.ceil(my * 1.1))), n
+
+
+def _sibling_meta(path: Path) -> Clip | None:
+    parent = path.parent if path.is_file() else path
+    return Clip(parent) if is_clip_dir(parent) else None
+
+
+def open_driver(path: str | os.PathLike, kind: str, fps: float | None = None,
+                extractor=None) -> DriverSource:
+    """Open a driver for a model of semantic `kind` (see module docstring); checks the kind.
+
+    fps overrides the frame rate of keypoint files and image folders.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: driver not found")
+    if is_clip_dir(path):
+        return _clip_driver(path, kind, fps)
+    if path.is_file() and path.suffix.lower() in (".jsonl", ".json"):
+        if kind not in KEYPOINT_KINDS:
+            raise UserError(f"{path}: keypoint driver cannot drive a {kind!r} checkpoint")
+        if path.suffix.lower() == ".json":
+            raise UserError(f"{path}: a single OpenPose .json is one frame; pass its folder")
+        clip = _sibling_meta(path)
+        size, n = _keypoint_canvas(iter_jsonl(path), str(path))
+        if clip is not None:
+            size = clip.size
+        rate = fps or (clip.fps if clip is not None else None)
+        return DriverSource(path, "jsonl", kind, rate or DEFAULT_KEYPOINT_FPS, size, n,
+                            fps_assumed=rate is None, _iter=lambda: iter_jsonl(path))
+    if path.is_dir() and any(path.glob("*.json")):
+        if kind not in KEYPOINT_KINDS:
+            raise UserError(f"{path}: keypoint driver cannot drive a {kind!r} checkpoint")
+        files = sorted(path.glob("*.json"))
+        size, n = _keypoint_canvas((read_openpose_json(f) for f in files), str(path))
+        return DriverSource(path, "openpose", kind, fps or DEFAULT_KEYPOINT_FPS, size, n,
+                            fps_assumed=fps is None,
+                            _iter=lambda: (read_openpose_json(f) for f in files))
+    return _video_driver(path, kind, fps, extractor)
+
+
+def _clip_driver(path: Path, kind: str, fps: float | None) -> DriverSource:
+    clip = Clip(path)
+    if clip.kind != kind:
+        raise UserError(f"{path}: driver clip is of kind {clip.kind!r} but the checkpoint "
+                        f"expects {kind!r}")
+    if kind in KEYPOINT_KINDS:
+        if not clip.has_keypoints:
+            raise UserError(f"{path}: clip has no keypoints.jsonl")
+        kp_file = path / "keypoints.jsonl"
+
+        def frames():
+            n = 0
+            for n, frame in enumerate(iter_jsonl(kp_file), 1):
+                yield frame
+            if n != len(clip):
+                raise UserError(f"{kp_file}: {n} frames, meta.json says {len(clip)}")
+    else:
+        def frames():
+            for i in range(len(clip)):
+                yield clip.semantic(i)
+    return DriverSource(path, "clip", kind, fps or clip.fps, clip.size, len(clip),
+                        _iter=frames)
+
+
+def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> DriverSource:
+    from v2vtool.io.video import VIDEO_EXTS, open_video
+
+    if path.is_file() and path.suffix.lower() in IMAGE_EXTS:
+        raise UserError(f"{path}: a single image cannot drive a video (pass a video, a frame "
+                        "folder, a clip dir or keypoints)")
+    reader = open_video(path, fps=fps)
+    size, rate, count = reader.size, float(fps or reader.fps), reader.frame_count
+    reader.close()
+    ext = extractor  # resolved lazily so opening a driver never loads the pose model twice
+
+    def frames():
+        nonlocal ext
+        ext = ext or _extractor(kind)
+        with open_video(path, fps=fps) as r:
+            for rgb in r:
+                det = ext(rgb)
+                yield det.keypoints if kind in KEYPOINT_KINDS else det.semantic
+
+    audio = path if path.is_file() and path.suffix.lower() in VIDEO_EXTS and _has_audio(path) \
+        else None
+    return DriverSource(path, "video", kind, rate, size, count, audio_from=audio, _iter=frames)
+
+
+def _has_audio(path: Path) -> bool:
+    import av
+
+    try:
+        with av.open(str(path), "r") as c:
+            return bool(c.streams.audio)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False

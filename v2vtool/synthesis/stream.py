@@ -1,0 +1,260 @@
+"""The streaming core: examples + a driver sequence -> generated frames, one at a time.
+
+`iter_synthesis` (and the `Synthesizer` behind it) is the library entry the evaluation
+protocol calls with in-memory data:
+
+    for f in iter_synthesis(generator, config, example_images, example_keypoints,
+                            driver_frames, driver_size=(w, h), retarget=False):
+        f.image  # (H, W, 3) uint8 at the model's resolution
+
+- example_images: list of K (h_k, w_k, 3) uint8 RGB images (any size);
+- example_keypoints: list of K keypoint `Frame`s in each image's pixels (pose / face), or
+  K semantic maps (h_k, w_k[, 3]) uint8 (edges / segmentation);
+- driver_frames: an iterable of keypoint `Frame`s (or semantic maps) in pixels of
+  `driver_size` (default: the model's (W, H)); consumed lazily, one frame at a time.
+Geometry: every source is mapped onto the model's (W, H) exactly as training maps its clips
+(`make_view`: person-centred crop at data.crop_scale x body height for pose when data.crop, else
+the full frame); keypoints are then rendered at the model resolution with the shared renderer. Per frame: render s_t, `generator.step(state, s_t,
+x_{t-P..t-1}, s_{t-P..t-1})` (paper eq. 1, previous generated frames fed back), emit. The
+example state (generated weights, attention keys) is computed once by `generator.prepare`.
+Frames where the driver detects nobody are held from the last good frame (`SynthFrame.held`).
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+from torch.nn.utils import parametrize
+
+from v2vtool.config import Config, DataConfig, GeneratorConfig
+from v2vtool.data.augment import View, make_view
+from v2vtool.errors import UserError
+from v2vtool.io.keypoints import Frame, main_person
+from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
+from v2vtool.semantics.retarget import fit_retarget, has_detection
+
+log = logging.getLogger(__name__)
+
+KEYPOINT_KINDS = ("pose", "face")
+REFERENCE_FRAMES = 15  # driver frames (with detections) that define its body / face reference
+
+
+def make_fit(kind: str, data: DataConfig, src_size: tuple[int, int],
+             dst_size: tuple[int, int], frames: list[Frame] | None) -> View:
+    """The training pipeline's view (v2vtool.data.augment.make_view): a person-centred crop
+    at data.crop_scale x body height (pose, data.crop) or the full frame, resized to dst."""
+    return make_view(src_size, dst_size, frames if kind == "pose" else None,
+                     crop=data.crop, crop_scale=data.crop_scale, flip=False)
+
+
+def _size_of(arr: np.ndarray) -> tuple[int, int]:
+    return arr.shape[1], arr.shape[0]
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+    x = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 0).cpu().numpy()
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
+
+
+@dataclass
+class PreparedExamples:
+    """The K examples at the model's resolution."""
+
+    images: list[np.ndarray]  # K x (H, W, 3) uint8
+    semantics: list[np.ndarray]  # K x rendered / resized semantic maps
+    keypoints: list[Frame] | None  # K frames in model pixels (keypoint kinds)
+    image_tensor: torch.Tensor  # (1, K, 3, H, W) in [-1, 1]
+    semantic_tensor: torch.Tensor  # (1, K, C, H, W) in [0, 1]
+
+
+def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
+                     semantics: list, names: list[str] | None = None,
+                     data: DataConfig | None = None) -> PreparedExamples:
+    """Map K examples (and their keypoints / maps) onto the model frame and render them."""
+    if len(images) != len(semantics) or not images:
+        raise ValueError(f"need as many example semantics as images ({len(images)}, "
+                         f"{len(semantics)}), at least one")
+    size = (cfg.width, cfg.height)
+    data = data or DataConfig()
+    out_img, out_sem, out_kp = [], [], []
+    for k, (img, sem) in enumerate(zip(images, semantics)):
+        if cfg.kind in KEYPOINT_KINDS:
+            if not has_detection(cfg.kind, sem):
+                name = names[k] if names else f"example {k}"
+                raise UserError(f"{name}: no {'person' if cfg.kind == 'pose' else 'face'} "
+                                "detected in this example")
+            fit = make_fit(cfg.kind, data, _size_of(img), size, [sem])
+            kp = fit.keypoints([main_person(sem)])
+            out_kp.append(kp)
+            out_sem.append(render_keypoints(cfg.kind, kp, size))
+        else:
+            fit = make_fit(cfg.kind, data, _size_of(img), size, None)
+            out_sem.append(fit.label(sem))
+        out_img.append(fit.image(img))
+    img_t = torch.stack([to_tensor(i) for i in out_img]).unsqueeze(0)
+    sem_t = torch.stack([semantic_to_tensor(s, cfg.kind, cfg.n_classes) for s in out_sem])
+    return PreparedExamples(out_img, out_sem, out_kp if out_kp else None, img_t,
+                            sem_t.unsqueeze(0))
+
+
+@dataclass
+class SynthFrame:
+    """One generated frame and what produced it."""
+
+    index: int
+    image: np.ndarray  # (H, W, 3) uint8 at the model's resolution
+    semantic: np.ndarray  # the driver semantic map fed to the model (H, W[, 3]) uint8
+    ref_index: int  # example chosen for warping / the most attended one
+    attention: np.ndarray | None  # (K, h, w) float32 attention mass per example, or None
+    held: bool  # the driver had no detection here; the last good frame was reused
+    step_seconds: float  # time spent in generator.step (+ transfer) for this frame
+
+
+def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
+    """(frame, held) pairs: frames without a detection replaced by the last good one (leading
+    gaps by the first good one; only their count is buffered). UserError if none is good."""
+    if kind not in KEYPOINT_KINDS:
+        for f in frames:
+            yield f, False
+        return
+    last = None
+    pending = 0
+    total = 0
+    for f in frames:
+        total += 1
+        if has_detection(kind, f):
+            last = [main_person(f)]
+            for _ in range(pending):
+                yield last, True
+            pending = 0
+            yield last, False
+        elif last is None:
+            pending += 1
+        else:
+            yield last, True
+    if last is None:
+        what = "person" if kind == "pose" else "face"
+        raise UserError(f"driver: no {what} detected in any of its {total} frames")
+
+
+class Synthesizer:
+    """Examples prepared once (optionally finetuned), then any number of driver runs."""
+
+    def __init__(self, generator: torch.nn.Module, config: Config | GeneratorConfig,
+                 example_images: list[np.ndarray], example_keypoints: list,
+                 example_names: list[str] | None = None, finetune: int = 0, seed: int = 0,
+                 finetune_lr: float | None = None):
+        self.cfg = config.generator if isinstance(config, Config) else config
+        self.data = config.data if isinstance(config, Config) else DataConfig()
+        self.device = next(generator.parameters()).device
+        self.examples = prepare_examples(self.cfg, example_images, example_keypoints,
+                                         example_names, self.data)
+        self.finetune_report = None
+        self.retargeted = False  # set by run(): whether a retargeting map was applied
+        if finetune > 0:
+            from v2vtool.synthesis.finetune import finetune_on_examples
+
+            generator = copy.deepcopy(generator)
+            lr = finetune_lr or (config.train.lr_g if isinstance(config, Config) else 1e-4)
+            self.finetune_report = finetune_on_examples(
+                generator, self.examples.image_tensor.to(self.device),
+                self.examples.semantic_tensor.to(self.device), steps=finetune, lr=lr, seed=seed)
+        self.generator = generator.eval()
+        with torch.inference_mode():
+            self.state = generator.prepare(self.examples.image_tensor.to(self.device),
+                                           self.examples.semantic_tensor.to(self.device))
+
+    @property
+    def k(self) -> int:
+        return len(self.examples.images)
+
+    def render(self, frame, fit: View, retarget) -> np.ndarray:
+        """Driver frame (source pixels) -> semantic map at the model's resolution."""
+        size = (self.cfg.width, self.cfg.height)
+        if self.cfg.kind in KEYPOINT_KINDS:
+            frame = fit.keypoints(frame)
+            if retarget is not None:
+                frame = [retarget(p) for p in frame]
+            return render_keypoints(self.cfg.kind, frame, size)
+        return fit.label(frame)
+
+    def run(self, driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
+            retarget: bool = True, reference_frames: int = REFERENCE_FRAMES
+            ) -> Iterator[SynthFrame]:
+        """Generate one frame per driver frame, lazily (see module docstring)."""
+        cfg = self.cfg
+        size = (cfg.width, cfg.height)
+        stream = hold_gaps(driver_frames, cfg.kind)
+        head = list(itertools.islice(stream, reference_frames))  # small look-ahead (keypoints)
+        if not head:
+            raise UserError("driver: no frames")
+        good = [f for f, held in head if not held]
+        if cfg.kind in KEYPOINT_KINDS:
+            fit = make_fit(cfg.kind, self.data, driver_size or size, size, good)
+        else:
+            fit = make_fit(cfg.kind, self.data, driver_size or _size_of(head[0][0]), size, None)
+        mapper = None
+        if retarget and cfg.kind in KEYPOINT_KINDS:
+            mapper = fit_retarget(cfg.kind, self.examples.keypoints,
+                                  [fit.keypoints(f) for f in good])
+            self.retargeted = mapper is not None
+            if mapper is None:
+                log.warning("retargeting impossible (examples or driver lack the needed "
+                            "keypoints); driving without it")
+        prev_img: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
+        prev_sem: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
+        # weights are fixed while streaming: compute spectral-norm parametrizations once
+        with torch.inference_mode(), parametrize.cached():
+            for i, (frame, held) in enumerate(itertools.chain(head, stream)):
+                sem_np = self.render(frame, fit, mapper)
+                t0 = time.perf_counter()
+                sem = semantic_to_tensor(sem_np, cfg.kind, cfg.n_classes)[None].to(self.device)
+                pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
+                    prev_sem, cfg.n_prev_frames)
+                out = self.generator.step(self.state, sem, pi, ps)
+                prev_img.append(out.image)
+                prev_sem.append(sem)
+                image = to_uint8(out.image[0])
+                att = out.attention
+                att = att[0].float().cpu().numpy() if att is not None else None
+                ref = int(out.ref_index[0]) if out.ref_index is not None else 0
+                dt = time.perf_counter() - t0
+                yield SynthFrame(i, image, sem_np, ref, att, held, dt)
+
+
+def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
+    """(1, P, C, H, W) of the last P tensors, the oldest repeated while fewer exist; None first."""
+    if not buf:
+        return None
+    items = list(buf)
+    items = [items[0]] * (p - len(items)) + items
+    return torch.stack(items, dim=1)
+
+
+def iter_synthesis(generator: torch.nn.Module, config: Config | GeneratorConfig,
+                   example_images: list[np.ndarray], example_keypoints: list,
+                   driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
+                   retarget: bool = True, finetune: int = 0, seed: int = 0
+                   ) -> Iterator[SynthFrame]:
+    """Stream generated frames for in-memory examples and a driver sequence (module docstring).
+
+    With `finetune` > 0 a copy of the generator is finetuned on the examples first (the
+    caller's model is not modified).
+    """
+    synth = Synthesizer(generator, config, example_images, example_keypoints,
+                        finetune=finetune, seed=seed)
+    return synth.run(driver_frames, driver_size, retarget)
