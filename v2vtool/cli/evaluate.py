@@ -1,0 +1,128 @@
+"""`v2v evaluate`: score a generated video (or run the benchmark protocol, or compare runs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from v2vtool.cli.app import app, command, console
+from v2vtool.errors import UserError
+from v2vtool.io.atomic import atomic_path
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def _write_json(obj: dict, path: Optional[Path]) -> None:
+    text = json.dumps(obj, indent=2, default=str)
+    if path is None:
+        typer.echo(text)
+        return
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text + "\n")
+    console.print(f"wrote {path}")
+
+
+def print_report(rep: dict, title: str = "metrics") -> None:
+    t = Table(title=title)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in rep["metrics"].items():
+        t.add_row(k, _fmt(v))
+    console.print(t)
+    for k, why in rep.get("skipped", {}).items():
+        console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
+    for note in rep.get("notes", []):
+        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+
+
+def compare_reports(paths: list[Path]) -> Table:
+    reps = []
+    for p in paths:
+        try:
+            reps.append(json.loads(Path(p).read_text()))
+        except FileNotFoundError:
+            raise UserError(f"{p}: --compare: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{p}: --compare: not valid JSON ({exc})") from None
+        if not isinstance(reps[-1], dict) or "metrics" not in reps[-1]:
+            raise UserError(f"{p}: --compare: not a v2v metrics file (no 'metrics')")
+    keys: list[str] = []
+    for r in reps:
+        keys += [k for k in r["metrics"] if k not in keys]
+    t = Table(title="comparison")
+    t.add_column("metric")
+    for p in paths:
+        t.add_column(Path(p).name, justify="right")
+    for k in keys:
+        t.add_row(k, *[_fmt(r["metrics"].get(k)) for r in reps])
+    return t
+
+
+@app.command("evaluate")
+@command
+def evaluate(
+    generated: Optional[Path] = typer.Option(None, "--generated", "-g",
+                                             help="Generated video (mp4) or PNG folder."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Ground-truth / real frames "
+                                        "(video, PNG folder or clip dir)."),
+    driver: Optional[Path] = typer.Option(None, "--driver", help="Driving source: clip dir, "
+                                          "keypoints .jsonl, OpenPose JSON folder or video."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics JSON here "
+                                            "(default: stdout)."),
+    fid_weights: Optional[Path] = typer.Option(None, "--fid-weights", help="pytorch-fid "
+                                               "Inception weights (pt_inception-2015-12-05-"
+                                               "6726825d.pth)."),
+    lpips_backbone: Optional[Path] = typer.Option(None, "--lpips-backbone", help="torchvision "
+                                                  "AlexNet weights (alexnet-owt-7be5be79.pth)."),
+    pose_estimator: str = typer.Option("extract", "--pose-estimator",
+                                       help="extract (mediapipe, real footage) or keynet "
+                                       "(benchmark keypoint net)."),
+    reference_height: int = typer.Option(512, "--reference-height",
+                                         help="Pose error is reported in pixels of frames this "
+                                         "tall."),
+    compare: Optional[list[Path]] = typer.Option(None, "--compare", help="Metrics JSON files "
+                                                 "to print side by side (repeat or list)."),
+    benchmark: Optional[Path] = typer.Option(None, "--benchmark", help="A `v2v data synth` "
+                                             "set: run the benchmark protocol."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint (or run "
+                                              "dir) for --benchmark."),
+    k: str = typer.Option("1,2,4", "--k", help="Comma-separated K values (--benchmark)."),
+    seed: int = typer.Option(0, "--seed", help="Protocol seed (--benchmark)."),
+    extra: Optional[list[str]] = typer.Argument(None, hidden=True),
+) -> None:
+    """Score a generated video: reconstruction (PSNR/SSIM/L1/LPIPS), FID, temporal consistency
+    (flow-warping error) and pose error, as far as the inputs allow; or run the benchmark."""
+    if compare:
+        console.print(compare_reports(list(compare) + [Path(e) for e in (extra or [])]))
+        return
+    if extra:
+        raise UserError(f"unexpected arguments: {' '.join(extra)}")
+    if benchmark is not None:
+        from v2vtool.benchmark import parse_k, print_benchmark, run_benchmark
+
+        if checkpoint is None:
+            raise UserError("--benchmark needs --checkpoint")
+        res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed,
+                            fid_weights=fid_weights, console=console)
+        print_benchmark(res, console)
+        _write_json(res, json_out)
+        return
+    if generated is None:
+        raise UserError("--generated is required (or --compare / --benchmark)")
+    from v2vtool.metrics.evaluate import evaluate_video
+
+    with console.status("evaluating") as status:
+        rep = evaluate_video(generated, real=real, driver=driver, fid_weights=fid_weights,
+                             lpips_backbone=lpips_backbone, pose_estimator=pose_estimator,
+                             reference_height=reference_height,
+                             progress=lambda s: status.update(f"evaluating: {s}"))
+    d = rep.to_dict()
+    print_report(d, f"metrics: {generated}")
+    _write_json(d, json_out)
