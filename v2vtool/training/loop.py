@@ -1,0 +1,401 @@
+"""The training loop: `train(data_dirs, out, config, ...)` -> path of the final checkpoint.
+
+Per step s (keys of step s from `FewShotBatchSampler`: K fixed per batch, T = schedule):
+  1. G forward over the T target frames (autoregressive, previous output detached; T = 1 in the
+     single-frame phase, so no temporal networks), all discriminators on real vs fake,
+  2. discriminator update (Adam, lr_d), then generator update (Adam, lr_g) against the updated
+     discriminators, EMA update; learning rates follow `schedule.lr_factor` (linear decay),
+  3. a non-finite loss on any rank skips the whole step on every rank (logged); after
+     `max_bad_steps` consecutive skips training stops with a clear error.
+Every `log_every` steps a record goes to RUN/metrics.jsonl; sample grids, validation and
+checkpoints every `sample_every` / `val_every` / `checkpoint_every` steps and at the end.
+SIGINT / SIGTERM finish the current step, save a checkpoint and raise `TrainingInterrupted`.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from rich.console import Console
+
+from v2vtool.config import Config
+from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
+                                  validation_keys)
+from v2vtool.errors import UserError
+from v2vtool.training import checkpoint as ckpt_io
+from v2vtool.training import distributed as ddp
+from v2vtool.training import schedule
+from v2vtool.training.ema import EMA
+from v2vtool.training.gan import GanPieces
+from v2vtool.training.runlog import MetricsLog
+from v2vtool.training.setup import prepare_run, resolve_device, run_metadata, write_run_meta
+from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
+    unflatten_state
+from v2vtool.training.validate import Validator
+from v2vtool.training.visuals import format_losses, make_progress, sample_grid, save_png
+
+log = logging.getLogger(__name__)
+VAL_ITEMS = 8
+VAL_FRAMES = 4
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after SIGINT / SIGTERM (or `stop_at`): the checkpoint was saved first."""
+
+    def __init__(self, step: int, checkpoint: Path | None, signum: int | None):
+        super().__init__(f"interrupted at step {step}")
+        self.step, self.checkpoint, self.signum = step, checkpoint, signum
+
+
+class TrainingDiverged(UserError):
+    """Too many consecutive non-finite losses."""
+
+
+class _StopFlag:
+    def __init__(self):
+        self.signum: int | None = None
+        self._old = {}
+
+    def __enter__(self):
+        if _main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # second signal: stop right now
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
+          steps: int | None = None, minutes: float | None = None, resume: bool = False,
+          device: str = "auto", *, stop_at: int | None = None, progress: bool = True,
+          console: Console | None = None) -> Path:
+    """Train a few-shot generator on clip dirs; returns the final checkpoint directory.
+
+    steps: total steps of the schedule (sets ``train.steps``; on resume it may extend it).
+    minutes: wall-clock budget of this invocation (stops early with a checkpoint).
+    resume: continue RUN/checkpoints/latest exactly (config taken from the checkpoint).
+    stop_at: stop after this step as if interrupted (tests / scripted pauses).
+    """
+    dev = resolve_device(device)
+    info = ddp.init_distributed(dev)
+    if dev.type == "cuda" and info.enabled:
+        dev = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(dev)
+    try:
+        return _Trainer(data_dirs, Path(out), config, steps, minutes, resume, dev, info,
+                        stop_at, progress, console).run()
+    finally:
+        ddp.shutdown(info)
+
+
+class _Trainer:
+    def __init__(self, data_dirs, out: Path, config: Config, steps, minutes, resume, dev, info,
+                 stop_at, progress, console):
+        self.dev, self.info, self.out = dev, info, out
+        self.minutes, self.stop_at, self.progress_on = minutes, stop_at, progress and info.is_main
+        self.console = console
+        self.data_dirs = [Path(d) for d in data_dirs]
+        resumed = ckpt_io.load_training_checkpoint(out) if resume else None
+        if resume and resumed is None:
+            raise UserError(f"{out}: nothing to resume")
+        cfg = resumed.config if resumed is not None else config
+        if steps is not None:
+            cfg = replace(cfg, train=replace(cfg.train, steps=int(steps)))
+        if cfg.train.steps < 1:
+            raise UserError("train.steps must be >= 1")
+        self.cfg, self.total = cfg, cfg.train.steps
+        self.amp = cfg.train.amp
+        if self.amp not in ("none", "bf16"):
+            raise UserError(f"train.amp={self.amp!r} must be none or bf16")
+
+        # data (guards first: nothing is written before the inputs check out)
+        entries = find_clips(self.data_dirs, "train")
+        check_clips(entries, self.data_dirs, cfg.generator.kind, cfg.preset,
+                    schedule.max_seq_len(cfg.train, self.total))
+        self.val_entries = find_clips(self.data_dirs, "test")
+        self.dataset = FewShotDataset(entries, cfg.generator, cfg.data, augment=True)
+        prepare_run(out, cfg, resume, info)
+
+        # models
+        seed_everything(cfg.seed)  # identical init on every rank
+        from v2vtool.models.generator import FewShotGenerator
+
+        self.G = FewShotGenerator(cfg.generator).to(dev)
+        self.gan = GanPieces(cfg, dev)
+        self.Ds = self.gan.discriminators
+        self.ema = EMA(self.G, cfg.train.ema) if cfg.train.ema > 0 else None
+        betas = (cfg.train.beta1, cfg.train.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.train.lr_g, betas=betas)
+        d_params = [p for d in self.Ds.values() for p in d.parameters()]
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.train.lr_d, betas=betas) if d_params \
+            else None
+        for m in [self.G, *self.Ds.values()]:
+            ddp.broadcast_module(m, info)
+        self.step, self.bad_steps = 0, 0
+        self.metrics = MetricsLog(out / "metrics.jsonl", enabled=info.is_main)
+        if resumed is not None:
+            self._restore(resumed)
+        else:
+            seed_everything(cfg.seed * 1009 + info.rank + 1)  # per-rank stream from here on
+        meta = run_metadata(self, len(entries))
+        if info.is_main:
+            write_run_meta(out, meta, resumed is not None)
+        self.meta = meta
+        self.metrics.write({"type": "event", "step": self.step,
+                            "event": "resume" if resumed is not None else "start",
+                            "perceptual": meta["perceptual"], "world_size": info.world_size,
+                            "device": str(dev)})
+        self.validator = None
+        if info.is_main and self.val_entries:
+            keys = validation_keys(self.val_entries, VAL_ITEMS, VAL_FRAMES, cfg.seed)
+            val_ds = FewShotDataset(self.val_entries, cfg.generator, cfg.data, augment=False,
+                                    with_flow=False)
+            self.validator = Validator(val_ds, keys, cfg.train.batch_size, dev)
+
+    # ---- state -----------------------------------------------------------------------------
+    def _trainer_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        tensors: dict[str, torch.Tensor] = {}
+        skeleton = flatten_state({
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
+            "rng": rng_state(),
+        }, "s", tensors)
+        state = {"format": "v2v-trainer/1", "step": self.step, "total_steps": self.total,
+                 "bad_steps": self.bad_steps, "phase": schedule.phase(self.cfg.train, self.step),
+                 "seq_len": schedule.seq_len(self.cfg.train, self.step),
+                 "sampler": {"seed": self.cfg.seed, "next_step": self.step,
+                             "world_size": self.info.world_size},
+                 "meta": self.meta if hasattr(self, "meta") else {}, "state": skeleton}
+        return state, tensors
+
+    def _restore(self, resumed) -> None:
+        ckpt_io.load_training_weights(resumed.path, self.G, self.ema.model if self.ema else None,
+                                      self.Ds)
+        st = unflatten_state(resumed.state["state"], resumed.tensors)
+        self.opt_g.load_state_dict(st["opt_g"])
+        if self.opt_d is not None and st["opt_d"] is not None:
+            self.opt_d.load_state_dict(st["opt_d"])
+        self.step = int(resumed.state["step"])
+        self.bad_steps = int(resumed.state.get("bad_steps", 0))
+        if resumed.state["sampler"]["world_size"] != self.info.world_size:
+            log.warning("resuming with %d processes (checkpoint had %d): data order differs",
+                        self.info.world_size, resumed.state["sampler"]["world_size"])
+        set_rng_state(st["rng"])
+        self.metrics.truncate_after(self.step)
+
+    def save(self) -> Path | None:
+        path = None
+        if self.info.is_main:
+            state, tensors = self._trainer_state()
+            path = ckpt_io.save_training_checkpoint(
+                self.out / "checkpoints", self.step, self.cfg, self.G,
+                self.ema.model if self.ema else None, self.Ds, state, tensors,
+                self.cfg.train.keep_checkpoints)
+        if self.info.enabled:
+            torch.distributed.barrier()
+        return path or (self.out / "checkpoints" / ckpt_io.step_dir_name(self.step))
+
+    # ---- one step ----------------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp == "bf16":
+            return torch.autocast(self.dev.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _set_lr(self) -> tuple[float, float]:
+        f = schedule.lr_factor(self.cfg.train, self.step, self.total)
+        lr_g, lr_d = self.cfg.train.lr_g * f, self.cfg.train.lr_d * f
+        for g in self.opt_g.param_groups:
+            g["lr"] = lr_g
+        if self.opt_d is not None:
+            for g in self.opt_d.param_groups:
+                g["lr"] = lr_d
+        return lr_g, lr_d
+
+    def train_step(self, batch: dict) -> tuple[dict[str, float], bool]:
+        batch = {k: v.to(self.dev, non_blocking=True) for k, v in batch.items()}
+        lr_g, lr_d = self._set_lr()
+        with self._autocast():
+            out = self.G(batch["examples"], batch["example_semantics"], batch["semantics"])
+        # 1. discriminator update on real vs detached fake
+        d_losses: dict[str, torch.Tensor] = {}
+        d_total = None
+        if self.opt_d is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+            with self._autocast():
+                d_losses = self.gan.d_losses(batch, out)
+        if d_losses:
+            d_total = sum(d_losses.values())
+            if ddp.any_rank(not bool(torch.isfinite(d_total)), self.info, self.dev):
+                return self._skip(d_losses, "discriminator")
+            d_total.backward()
+            ddp.average_gradients([p for d in self.Ds.values() for p in d.parameters()],
+                                  self.info)
+            self.opt_d.step()
+        # 2. generator update against the updated discriminators (their weights frozen here)
+        self.opt_g.zero_grad(set_to_none=True)
+        for d in self.Ds.values():
+            d.requires_grad_(False)
+        try:
+            with self._autocast():
+                g_losses = self.gan.g_losses(batch, out)
+        finally:
+            for d in self.Ds.values():
+                d.requires_grad_(True)
+        g_total = sum(g_losses.values())
+        if ddp.any_rank(not bool(torch.isfinite(g_total)), self.info, self.dev):
+            return self._skip(g_losses, "generator")
+        g_total.backward()
+        ddp.average_gradients(list(self.G.parameters()), self.info)
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.G)
+        self.bad_steps = 0
+        record = {k: float(v.detach()) for k, v in g_losses.items()}
+        record.update({(k if k.startswith("d_") else f"d_{k}"): float(v.detach())
+                       for k, v in d_losses.items()})
+        record["g_total"] = float(g_total.detach())
+        if d_total is not None:
+            record["d_total"] = float(d_total.detach())
+        record.update(lr_g=lr_g, lr_d=lr_d)
+        self._last_fake = out.image.detach()
+        return record, True
+
+    def _skip(self, losses: dict, which: str) -> tuple[dict[str, float], bool]:
+        self.opt_g.zero_grad(set_to_none=True)
+        if self.opt_d is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+        self.bad_steps += 1
+        bad_terms = sorted(k for k, v in losses.items() if not torch.isfinite(v).all())
+        self.metrics.write({"type": "event", "step": self.step + 1, "event": "nonfinite",
+                            "which": which, "terms": bad_terms, "consecutive": self.bad_steps})
+        log.warning("step %d: non-finite %s loss (%s); step skipped (%d/%d)", self.step + 1,
+                    which, ", ".join(bad_terms) or "on another rank", self.bad_steps,
+                    self.cfg.train.max_bad_steps)
+        if self.bad_steps >= self.cfg.train.max_bad_steps:
+            raise TrainingDiverged(
+                f"{self.out}: training diverged: {self.bad_steps} consecutive steps with "
+                f"non-finite {which} losses ({', '.join(bad_terms) or 'another rank'}) at step "
+                f"{self.step + 1}; lower train.lr_g / train.lr_d or resume from an earlier "
+                "checkpoint")
+        return {}, False
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def _loader(self):
+        cfg = self.cfg
+        sampler = FewShotBatchSampler(
+            len(self.dataset), cfg.train.batch_size, cfg.train.k_max,
+            lambda s: schedule.seq_len(cfg.train, s), cfg.seed, self.info.rank,
+            self.info.world_size, start_step=self.step, end_step=self.total)
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=sampler, num_workers=cfg.data.workers,
+            pin_memory=self.dev.type == "cuda", generator=torch.Generator(),
+            persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None)
+
+    def run(self) -> Path:
+        cfg, tc = self.cfg, self.cfg.train
+        if self.step >= self.total:
+            return self.save() if self.info.is_main or self.info.enabled else self.out
+        t_start = time.time()
+        deadline = t_start + self.minutes * 60 if self.minutes else None
+        window_t, window_n, window_samples = time.time(), 0, 0
+        speed = {"it_s": 0.0, "samples_s": 0.0, "samples_s_total": 0.0}
+        last_path = None
+        with _StopFlag() as stop, make_progress(self.console, self.progress_on) as bar:
+            task = bar.add_task("train", total=self.total, completed=self.step, phase="",
+                                seq_len=0, k=0, speed="", losses="")
+            for batch in self._loader():
+                k, t = batch["examples"].shape[1], batch["images"].shape[1]
+                record, ok = self.train_step(batch)
+                self.step += 1
+                window_n += 1
+                window_samples += batch["images"].shape[0]
+                now = time.time()
+                if now - window_t > 2.0 or self.step % tc.log_every == 0:
+                    dt = max(1e-9, now - window_t)
+                    speed = {"it_s": window_n / dt, "samples_s": window_samples / dt}
+                    speed["samples_s_total"] = float(ddp.all_reduce_sum(
+                        torch.tensor([speed["samples_s"]], device=self.dev), self.info)[0]) \
+                        if self.info.enabled else speed["samples_s"]
+                    window_t, window_n, window_samples = now, 0, 0
+                if ok and (self.step % tc.log_every == 0 or self.step == self.total):
+                    self.metrics.write({"type": "train", "step": self.step,
+                                        "phase": schedule.phase(tc, self.step - 1),
+                                        "seq_len": t, "k": k, **record,
+                                        **{k2: round(v, 4) for k2, v in speed.items()},
+                                        "world_size": self.info.world_size})
+                bar.update(task, completed=self.step, phase=schedule.phase(tc, self.step - 1),
+                           seq_len=t, k=k, losses=format_losses(record) if ok else "skipped",
+                           speed=f"{speed['it_s']:.2f} it/s")
+                if ok and tc.sample_every and self.step % tc.sample_every == 0:
+                    self.write_samples(batch)
+                if tc.val_every and self.step % tc.val_every == 0:
+                    self.validate()
+                stop_now = stop.signum is not None or (self.stop_at is not None and
+                                                       self.step >= self.stop_at)
+                out_of_time = deadline is not None and time.time() > deadline
+                stop_now = ddp.any_rank(stop_now, self.info, self.dev)
+                out_of_time = ddp.any_rank(out_of_time, self.info, self.dev)
+                if stop_now:
+                    path = self.save()
+                    self.metrics.write({"type": "event", "step": self.step,
+                                        "event": "interrupted", "signal": stop.signum})
+                    raise TrainingInterrupted(self.step, path, stop.signum)
+                if out_of_time:
+                    self.metrics.write({"type": "event", "step": self.step,
+                                        "event": "time_budget", "minutes": self.minutes})
+                    break
+                if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 \
+                        and self.step != self.total:
+                    last_path = self.save()
+        if self.step % max(1, tc.sample_every or 1) != 0 and getattr(self, "_last_fake", None) \
+                is not None and self.info.is_main:
+            self.write_samples(batch)
+        if not tc.val_every or self.step % tc.val_every != 0:
+            self.validate()
+        last_path = self.save()
+        self.metrics.write({"type": "event", "step": self.step, "event": "end",
+                            "seconds": round(time.time() - t_start, 2)})
+        return last_path
+
+    def write_samples(self, batch: dict) -> None:
+        if not self.info.is_main or getattr(self, "_last_fake", None) is None:
+            return
+        grid = sample_grid(batch, self._last_fake, self.cfg.generator.kind)
+        save_png(self.out / "samples" / f"step-{self.step:07d}.png", grid)
+
+    def validate(self) -> dict | None:
+        if self.validator is None:
+            return None
+        model = self.ema.model if self.ema is not None else self.G
+        with self._autocast():
+            res = self.validator(model)
+        self.metrics.write({"type": "val", "step": self.step, "ema": self.ema is not None, **res})
+        if self.progress_on:
+            (self.console or Console(stderr=True)).print(
+                f"[dim]step {self.step} val[/]: L1 {res['l1']:.4f} PSNR {res['psnr']:.2f} dB "
+                f"(copy-the-example: L1 {res['baseline_l1']:.4f} PSNR {res['baseline_psnr']:.2f})",
+                highlight=False)
+        return res
+
+
+__all__ = ["train", "TrainingInterrupted", "TrainingDiverged"]
