@@ -41,8 +41,8 @@ class GeneratorConfig:
     width: int = 128
     ngf: int = 16  # base channels of H; doubles per level up to max_channels
     n_downsample: int = 4  # resolution levels of H below full size
-    max_channels: int = 256
-    n_adaptive_layers: int = 2  # finest SPADE blocks whose branch weights are generated (E_P)
+    max_channels: int = 128
+    n_adaptive_layers: int = 3  # finest SPADE blocks whose branch weights are generated (E_P)
     adaptive_kernel: int = 1  # kernel size of generated SPADE convs (1 in the paper, 3 later)
     spade_hidden: int = 32  # channels of the SPADE branch's shared feature p_S
     appearance: str = "weightgen"  # weightgen | encoder | concat | adain (paper Table 1)
@@ -52,11 +52,13 @@ class GeneratorConfig:
     n_prev_frames: int = 1  # tau in x_t = F(x_{t-tau..t-1}, ...)
     warp_ref: bool = True  # warp the most-attended example to the current frame
     composition: str = "blend"  # blend (eq. 11) | spade_combine
-    flow_ngf: int = 16
+    flow_ngf: int = 8
     flow_n_downsample: int = 3
     flow_n_blocks: int = 2
-    flow_max_channels: int = 128
+    flow_max_channels: int = 64
     flow_scale: float = 20.0  # flow output multiplier (reference: x20)
+    weightgen_hidden: int = 64  # hidden width of E_P's per-layer MLPs
+    attention_downsample: int = 2  # 2x downsamplings of E_A's key/query nets (reference: 2)
 
     @property
     def semantic_nc(self) -> int:

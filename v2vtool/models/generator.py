@@ -1,0 +1,337 @@
+"""The few-shot vid2vid generator F (paper Sec. 3): x_t = F(x_{t-tau..t-1}, s_t, {e_k, s_ek}).
+
+Two phases shared by training and synthesis:
+
+* ``prepare(examples (B,K,3,H,W), example_semantics (B,K,C,H,W)) -> ExampleState``: runs E_F
+  on every example and E_A's key net once per video; for K = 1 or ``aggregation="average"``
+  the appearance (E_P's generated SPADE weights, or the baselines' style vector) does not
+  depend on the frame and is cached too.
+* ``step(state, s_t (B,C,H,W), prev_images (B,P,3,H,W)|None, prev_semantics (B,P,C,H,W)|None)
+  -> StepOutput``: E_A attention (K > 1), E_P, the flow/mask nets W/M for the previous frame
+  and for the most-attended example (warp_ref), H, and the composition:
+    blend (eq. 11):  h'_t = (1 - m_e) warp(e, w_e) + m_e h_t;   x_t = (1 - m_t) warp(x_{t-1}, w_t) + m_t h'_t
+    spade_combine:   [warp(x_{t-1}), m_t] and [warp(e), m_e] are extra SPADE modulations of the
+                     finest ``n_adaptive_layers`` blocks; x_t = h_t.
+* ``forward(...)`` = prepare + autoregressive steps over T (previous output detached).
+
+Appearance switches (paper Table 1): weightgen (ours: E_P generates the SPADE branch weights
+of the finest ``n_adaptive_layers`` blocks), encoder (style vector -> H's input), concat (style
+vector broadcast + concatenated to every SPADE branch's semantic map), adain (AdaIN after each
+SPADE norm). Aggregation over K: attention (E_A) | average.
+With ``n_prev_frames`` = P > 1 the flow net sees all P previous frames (images + semantics) and
+warps the most recent one; fewer than P given frames are padded by repeating the oldest.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from v2vtool.config import GeneratorConfig
+from v2vtool.errors import UserError
+from v2vtool.models.attention import ExampleAttention
+from v2vtool.models.encoder import ExampleEncoder, StyleHead
+from v2vtool.models.flow import FlowMaskNet
+from v2vtool.models.layers import act, channels, pyramid, sn_conv
+from v2vtool.models.spade import SpadeResBlock
+from v2vtool.models.warp import warp
+from v2vtool.models.weightgen import WeightGenerator
+
+log = logging.getLogger(__name__)
+
+APPEARANCES = ("weightgen", "encoder", "concat", "adain")
+AGGREGATIONS = ("attention", "average")
+COMPOSITIONS = ("blend", "spade_combine")
+
+
+@dataclass
+class Appearance:
+    """What the examples contribute to H: generated SPADE weights (weightgen) or a style vector."""
+
+    weights: list[dict[str, torch.Tensor]] | None  # per adaptive block, finest first
+    style: torch.Tensor | None  # (B, style_dim)
+
+
+@dataclass
+class ExampleState:
+    """Everything that depends only on the examples (computed once per video by ``prepare``)."""
+
+    examples: torch.Tensor  # (B, K, 3, H, W)
+    example_semantics: torch.Tensor  # (B, K, C, H, W)
+    features: torch.Tensor  # E_F per-example features f_k (B, K, C_A, h, w)
+    keys: torch.Tensor | None  # E_A keys a_k (B, K, c, h, w) (attention, K > 1)
+    appearance: Appearance | None  # cached when frame independent (K == 1 or average)
+    semantics_small: torch.Tensor  # example semantics pooled to (h, w): (B, K, C, h, w)
+
+    @property
+    def k(self) -> int:
+        return self.examples.shape[1]
+
+
+@dataclass
+class StepOutput:
+    """One generated frame. Images in [-1, 1]; flows in pixels; masks in [0, 1] (1 = use h)."""
+
+    image: torch.Tensor  # x_t (B, 3, H, W)
+    raw: torch.Tensor  # h_t, H's output (B, 3, H, W)
+    flow: torch.Tensor | None = None  # w_t (B, 2, H, W): x_t <- x_{t-1}
+    mask: torch.Tensor | None = None  # m_t (B, 1, H, W)
+    warped_prev: torch.Tensor | None = None  # warp(x_{t-1}, w_t) (B, 3, H, W)
+    ref_flow: torch.Tensor | None = None  # w_e (B, 2, H, W): x_t <- e_ref
+    ref_mask: torch.Tensor | None = None  # m_e (B, 1, H, W)
+    warped_ref: torch.Tensor | None = None  # warp(e_ref, w_e) (B, 3, H, W)
+    attention: torch.Tensor | None = None  # (B, K, h, w), sums to 1 over K (K > 1, attention)
+    ref_index: torch.Tensor | None = None  # (B,) long: the warped (most-attended) example
+
+
+@dataclass
+class SequenceOutput:
+    """StepOutput fields stacked over T: (B, T, ...). ``has_prev`` (T,) bool marks frames that
+    had a previous frame; where it is False, flow = 0, mask = 1, warped_prev = 0 (placeholders:
+    exclude those frames from flow / warp / mask losses)."""
+
+    image: torch.Tensor
+    raw: torch.Tensor
+    flow: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    warped_prev: torch.Tensor | None = None
+    ref_flow: torch.Tensor | None = None
+    ref_mask: torch.Tensor | None = None
+    warped_ref: torch.Tensor | None = None
+    attention: torch.Tensor | None = None
+    ref_index: torch.Tensor | None = None
+    has_prev: torch.Tensor | None = None  # (T,) bool
+
+    @classmethod
+    def stack(cls, steps: list[StepOutput]) -> "SequenceOutput":
+        has_prev = torch.tensor([s.flow is not None for s in steps], dtype=torch.bool)
+        fill = {"flow": 0.0, "mask": 1.0, "warped_prev": 0.0}
+        out = {}
+        for f in fields(StepOutput):
+            vals = [getattr(s, f.name) for s in steps]
+            present = [v for v in vals if v is not None]
+            if not present:
+                out[f.name] = None
+                continue
+            if len(present) != len(vals):  # temporal outputs missing on the first frame(s)
+                like = present[0]
+                vals = [v if v is not None else torch.full_like(like, fill[f.name]) for v in vals]
+            out[f.name] = torch.stack(vals, dim=1)
+        return cls(**out, has_prev=has_prev)
+
+
+def _validate(cfg: GeneratorConfig) -> None:
+    for name, value, allowed in (("appearance", cfg.appearance, APPEARANCES),
+                                 ("aggregation", cfg.aggregation, AGGREGATIONS),
+                                 ("composition", cfg.composition, COMPOSITIONS)):
+        if value not in allowed:
+            raise UserError(f"generator.{name}={value!r} is not one of {', '.join(allowed)}")
+    if not 0 <= cfg.n_adaptive_layers <= cfg.n_downsample + 1:
+        raise UserError(f"generator.n_adaptive_layers={cfg.n_adaptive_layers} must be in "
+                        f"0..n_downsample+1 ({cfg.n_downsample + 1})")
+    if cfg.n_prev_frames < 1:
+        raise UserError("generator.n_prev_frames must be >= 1")
+    depth = max(cfg.n_downsample, cfg.flow_n_downsample,
+                cfg.attention_downsample + max(cfg.n_adaptive_layers, 1) - 1)
+    if cfg.height % 2 ** depth or cfg.width % 2 ** depth:
+        raise UserError(f"generator size {cfg.width}x{cfg.height} must be divisible by "
+                        f"2**{depth} = {2 ** depth}")
+
+
+class FewShotGenerator(nn.Module):
+    """F = H (SPADE) + E (E_F, E_A, E_P) + W/M (flow, mask). All sizes from ``cfg``."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        _validate(cfg)
+        self.cfg = cfg
+        c = cfg.semantic_nc
+        n = cfg.n_downsample
+        ch = [channels(cfg.ngf, lvl, cfg.max_channels) for lvl in range(n + 1)]
+        n_layers = max(cfg.n_adaptive_layers, 1)
+        self.encoder = ExampleEncoder(c, cfg.ngf, cfg.max_channels, cfg.attention_downsample,
+                                      n_layers)
+        self.attention = (ExampleAttention(c, cfg.attention_channels, cfg.attention_downsample)
+                          if cfg.aggregation == "attention" else None)
+        weightgen = cfg.appearance == "weightgen"
+        style_dim = 0 if weightgen else cfg.style_dim
+        sem_ch = c + (style_dim if cfg.appearance == "concat" else 0)
+        n_combine = (1 + int(cfg.warp_ref)) if cfg.composition == "spade_combine" else 0
+        self.blocks = nn.ModuleList()
+        self.levels = list(range(n, -1, -1))  # coarsest -> finest
+        for lvl in self.levels:
+            self.blocks.append(SpadeResBlock(
+                ch[min(lvl + 1, n)], ch[lvl], sem_ch, cfg.spade_hidden,
+                adaptive=weightgen and lvl < cfg.n_adaptive_layers, kernel=cfg.adaptive_kernel,
+                n_combine=n_combine if lvl < max(cfg.n_adaptive_layers, 1) else 0,
+                adain_dim=style_dim if cfg.appearance == "adain" else 0))
+        h0, w0 = cfg.height // 2 ** n, cfg.width // 2 ** n
+        if cfg.appearance == "encoder":  # Encoder baseline: style vector is H's input
+            self.head_in = nn.Linear(style_dim, ch[n] * h0 * w0)
+        else:  # SPADE: H starts from the downsampled semantic map
+            self.head_in = sn_conv(c, ch[n])
+        self.to_image = nn.Conv2d(ch[0], 3, 3, padding=1)
+        self.adaptive_blocks = [b for b in reversed(self.blocks) if b.adaptive]  # finest first
+        self.weightgen = (WeightGenerator(self.encoder.appearance_channels[:len(self.adaptive_blocks)],
+                                          [b.weight_shapes() for b in self.adaptive_blocks],
+                                          cfg.weightgen_hidden)
+                          if self.adaptive_blocks else None)
+        self.style_head = (StyleHead(self.encoder.appearance_channels[-1], style_dim)
+                           if style_dim else None)
+        p = cfg.n_prev_frames
+        fkw = dict(ngf=cfg.flow_ngf, n_downsample=cfg.flow_n_downsample,
+                   n_blocks=cfg.flow_n_blocks, max_channels=cfg.flow_max_channels,
+                   flow_scale=cfg.flow_scale)
+        self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p, **fkw)
+        self.flow_ref = FlowMaskNet(2 * c + 3, **fkw) if cfg.warp_ref else None
+
+    # ------------------------------------------------------------------ examples
+    def _check(self, name: str, x: torch.Tensor, dims: int, ch: int) -> None:
+        if x.dim() != dims or x.shape[-3] != ch or tuple(x.shape[-2:]) != (self.cfg.height, self.cfg.width):
+            raise ValueError(f"{name}: expected {dims}-D (..., {ch}, {self.cfg.height}, "
+                             f"{self.cfg.width}), got {tuple(x.shape)}")
+
+    def _appearance(self, feature: torch.Tensor) -> Appearance:
+        """Aggregated f (B, C_A, h, w) -> generated weights (E_P) or style vector."""
+        q = self.encoder.appearance(feature)
+        weights = self.weightgen(q[:len(self.adaptive_blocks)]) if self.weightgen else None
+        style = self.style_head(q[-1]) if self.style_head is not None else None
+        return Appearance(weights, style)
+
+    def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor) -> ExampleState:
+        """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W) -> state."""
+        self._check("examples", examples, 5, 3)
+        self._check("example_semantics", example_semantics, 5, self.cfg.semantic_nc)
+        b, k = examples.shape[:2]
+        feats = self.encoder.encode_examples(examples.flatten(0, 1), example_semantics.flatten(0, 1))
+        feats = feats.unflatten(0, (b, k))
+        keys = None
+        appearance = None
+        if k > 1 and self.attention is not None:
+            keys = self.attention.keys(example_semantics.flatten(0, 1)).unflatten(0, (b, k))
+        else:  # K == 1 or average: frame independent -> cache E_P's weights / the style
+            appearance = self._appearance(feats.mean(dim=1))
+        small = F.avg_pool2d(example_semantics.flatten(0, 1), 2 ** self.cfg.attention_downsample)
+        return ExampleState(examples, example_semantics, feats, keys, appearance,
+                            small.unflatten(0, (b, k)))
+
+    # ------------------------------------------------------------------ one frame
+    def step(self, state: ExampleState, semantic: torch.Tensor,
+             prev_images: torch.Tensor | None = None,
+             prev_semantics: torch.Tensor | None = None) -> StepOutput:
+        """Generate x_t. semantic s_t (B, C, H, W); prev_images (B, P', 3, H, W) and
+        prev_semantics (B, P', C, H, W) oldest first, or None (first frame: no temporal warp)."""
+        cfg = self.cfg
+        self._check("semantic", semantic, 4, cfg.semantic_nc)
+        b = semantic.shape[0]
+        batch = torch.arange(b, device=semantic.device)
+        # E_A / E_P: appearance of the examples for this frame
+        attention = None
+        if state.appearance is not None:
+            appearance = state.appearance
+            if state.k == 1:
+                ref_index = torch.zeros(b, dtype=torch.long, device=semantic.device)
+            else:  # average aggregation: warp the example whose semantics match s_t best
+                small = F.avg_pool2d(semantic, 2 ** cfg.attention_downsample)
+                dist = (state.semantics_small - small[:, None]).abs().mean(dim=(2, 3, 4))
+                ref_index = dist.argmin(dim=1)
+        else:
+            feature, attention = self.attention(state.keys, state.features, semantic)
+            appearance = self._appearance(feature)
+            ref_index = attention.sum(dim=(2, 3)).argmax(dim=1)
+        # W / M: flow + mask for the previous frame and for the chosen example
+        flow = mask = warped_prev = None
+        if prev_images is not None:
+            if prev_semantics is None:
+                raise ValueError("prev_images given without prev_semantics")
+            prev_images, prev_semantics = self._pad_prev(prev_images, prev_semantics)
+            cond = torch.cat([semantic, prev_semantics.flatten(1, 2), prev_images.flatten(1, 2)], 1)
+            flow, mask = self.flow_prev(cond)
+            warped_prev = warp(prev_images[:, -1], flow)
+        ref_flow = ref_mask = warped_ref = None
+        if self.flow_ref is not None:
+            ref_img = state.examples[batch, ref_index]
+            ref_sem = state.example_semantics[batch, ref_index]
+            ref_flow, ref_mask = self.flow_ref(torch.cat([semantic, ref_sem, ref_img], 1))
+            warped_ref = warp(ref_img, ref_flow)
+        # H
+        combine = []
+        if cfg.composition == "spade_combine":
+            n_comb = max(cfg.n_adaptive_layers, 1) - 1
+            combine.append(pyramid(torch.cat([warped_prev, mask], 1), n_comb)
+                           if warped_prev is not None else None)
+            if warped_ref is not None:
+                combine.append(pyramid(torch.cat([warped_ref, ref_mask], 1), n_comb))
+        raw = self._synthesize(semantic, appearance, combine)
+        # composition
+        if cfg.composition == "blend":
+            image = raw
+            if warped_ref is not None:
+                image = (1 - ref_mask) * warped_ref + ref_mask * image
+            if warped_prev is not None:
+                image = (1 - mask) * warped_prev + mask * image  # eq. 11
+        else:
+            image = raw
+        return StepOutput(image, raw, flow, mask, warped_prev, ref_flow, ref_mask, warped_ref,
+                          attention, ref_index)
+
+    def _pad_prev(self, images: torch.Tensor, semantics: torch.Tensor):
+        p = self.cfg.n_prev_frames
+        if images.dim() != 5 or images.shape[1] != semantics.shape[1] or images.shape[1] < 1:
+            raise ValueError(f"prev_images {tuple(images.shape)} / prev_semantics "
+                             f"{tuple(semantics.shape)} must be (B, P, ...) with the same P >= 1")
+        images, semantics = images[:, -p:], semantics[:, -p:]
+        missing = p - images.shape[1]
+        if missing:
+            images = torch.cat([images[:, :1].expand(-1, missing, -1, -1, -1), images], 1)
+            semantics = torch.cat([semantics[:, :1].expand(-1, missing, -1, -1, -1), semantics], 1)
+        return images, semantics
+
+    def _synthesize(self, semantic: torch.Tensor, appearance: Appearance,
+                    combine: list[list[torch.Tensor] | None]) -> torch.Tensor:
+        """H: s_t (B, C, H, W) -> h_t (B, 3, H, W) in [-1, 1]."""
+        cfg = self.cfg
+        n = cfg.n_downsample
+        sems = pyramid(semantic, n)
+        style = appearance.style
+        if cfg.appearance == "concat":  # ConcatStyle: style broadcast onto every SPADE input
+            sems = [torch.cat([s, style[:, :, None, None].expand(-1, -1, *s.shape[-2:])], 1)
+                    for s in sems]
+        if cfg.appearance == "encoder":
+            x = self.head_in(style).reshape(semantic.shape[0], -1, cfg.height // 2 ** n,
+                                            cfg.width // 2 ** n)
+        else:
+            x = self.head_in(sems[n][:, :cfg.semantic_nc])
+        weights = appearance.weights or []
+        for i, (lvl, block) in enumerate(zip(self.levels, self.blocks)):
+            if i > 0:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            w = weights[lvl] if block.adaptive else None
+            comb = [c[lvl] if c is not None else None for c in combine] if block.combine else None
+            x = block(x, sems[lvl], weights=w, combine=comb,
+                      style=style if block.adain is not None else None)
+        return torch.tanh(self.to_image(act(x)))
+
+    # ------------------------------------------------------------------ sequences
+    def forward(self, examples: torch.Tensor, example_semantics: torch.Tensor,
+                semantics: torch.Tensor, prev_images: torch.Tensor | None = None,
+                prev_semantics: torch.Tensor | None = None) -> SequenceOutput:
+        """Generate T frames autoregressively (training). semantics (B, T, C, H, W);
+        optional real/earlier prev_images (B, P, 3, H, W) + prev_semantics. Each generated
+        frame becomes the next step's previous frame, detached."""
+        if semantics.dim() != 5:
+            raise ValueError(f"semantics: expected (B, T, C, H, W), got {tuple(semantics.shape)}")
+        state = self.prepare(examples, example_semantics)
+        p = self.cfg.n_prev_frames
+        steps = []
+        for t in range(semantics.shape[1]):
+            out = self.step(state, semantics[:, t], prev_images, prev_semantics)
+            steps.append(out)
+            new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
+            prev_images = new_img if prev_images is None else torch.cat([prev_images, new_img], 1)[:, -p:]
+            prev_semantics = (new_sem if prev_semantics is None
+                              else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
+        return SequenceOutput.stack(steps)
