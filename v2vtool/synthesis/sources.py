@@ -44,12 +44,10 @@ class Example:
     semantic: np.ndarray | None = None  # edges / segmentation: map at the image's size
 
 
-def _extractor(kind: str):
-    try:
-        from v2vtool.semantics.extract import get_extractor
-    except ImportError as exc:  # the extraction module is part of the package; say so loudly
-        raise RuntimeError(f"semantic extraction unavailable ({exc})") from exc
-    return get_extractor(kind)
+def _extractor(kind: str, static: bool):
+    from v2vtool.semantics.extractors import get_extractor
+
+    return get_extractor(kind, static=static)
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -87,13 +85,26 @@ def load_examples(specs: list[str | os.PathLike], kind: str, extractor=None) -> 
     an example where nothing is detected (pose / face kinds), naming that file."""
     if not specs:
         raise UserError("no example images given (--examples)")
+    parsed = [_parse_spec(str(spec)) for spec in specs]  # every file checked before extracting
+    n = sum(1 if idx is None else len(idx) for _, idx in parsed)
+    if n > MAX_EXAMPLES:
+        raise UserError(f"{n} examples given; at most {MAX_EXAMPLES} are supported")
+    for path, idx in parsed:
+        if idx is None:
+            _read_image(path)
     examples: list[Example] = []
-    for spec in specs:
-        path, indices = _parse_spec(str(spec))
-        if indices is None:
-            examples.append(_from_image(path, kind, extractor))
-        else:
-            examples.extend(_from_clip(path, indices, kind, extractor))
+    own = None
+    try:
+        for path, indices in parsed:
+            if extractor is None and (indices is None or Clip(path).kind != kind):
+                extractor = own = _extractor(kind, static=True)
+            if indices is None:
+                examples.append(_detect(_read_image(path), str(path), kind, extractor))
+            else:
+                examples.extend(_from_clip(path, indices, kind, extractor))
+    finally:
+        if own is not None:
+            own.close()
     if len(examples) > MAX_EXAMPLES:
         raise UserError(f"{len(examples)} examples given; at most {MAX_EXAMPLES} are supported")
     return examples
@@ -109,11 +120,6 @@ def _detect(image: np.ndarray, name: str, kind: str, extractor) -> Example:
     return Example(name, image, None, det.semantic)
 
 
-def _from_image(path: Path, kind: str, extractor) -> Example:
-    image = _read_image(path)
-    return _detect(image, str(path), kind, extractor or _extractor(kind))
-
-
 def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Example]:
     clip = Clip(path)
     out = []
@@ -123,7 +129,7 @@ def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Exa
         name = f"{path}:{i}"
         image = clip.frame(i)
         if clip.kind != kind:
-            out.append(_detect(image, name, kind, extractor or _extractor(kind)))
+            out.append(_detect(image, name, kind, extractor))
         elif kind in KEYPOINT_KINDS:
             if not clip.has_keypoints:
                 raise UserError(f"{path}: clip has no keypoints.jsonl")
@@ -255,18 +261,28 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
     if path.is_file() and path.suffix.lower() in IMAGE_EXTS:
         raise UserError(f"{path}: a single image cannot drive a video (pass a video, a frame "
                         "folder, a clip dir or keypoints)")
-    reader = open_video(path, fps=fps)
+    from v2vtool.semantics.smoothing import KeypointSmoother
+
+    mode = "ids" if kind == "segmentation" else "rgb"
+    reader = open_video(path, fps=fps, mode=mode)
     size, rate, count = reader.size, float(fps or reader.fps), reader.frame_count
     reader.close()
-    ext = extractor  # resolved lazily so opening a driver never loads the pose model twice
 
     def frames():
-        nonlocal ext
-        ext = ext or _extractor(kind)
-        with open_video(path, fps=fps) as r:
-            for rgb in r:
-                det = ext(rgb)
-                yield det.keypoints if kind in KEYPOINT_KINDS else det.semantic
+        """Decode + extract one frame at a time; keypoints One-Euro smoothed as in extract."""
+        ext = extractor or _extractor(kind, static=False)
+        smoother = KeypointSmoother(size[1]) if kind in KEYPOINT_KINDS else None
+        try:
+            with open_video(path, fps=fps, mode=mode) as r:
+                for i, img in enumerate(r):
+                    if smoother is None:
+                        yield ext(img).semantic
+                    else:
+                        people, _ = ext.detect(img)
+                        yield smoother(people, i / rate)
+        finally:
+            if extractor is None:
+                ext.close()
 
     audio = path if path.is_file() and path.suffix.lower() in VIDEO_EXTS and _has_audio(path) \
         else None

@@ -1,0 +1,111 @@
+"""`v2v synthesize`: K example images of a target + a driver -> a video of the target.
+
+    v2v synthesize --examples a.jpg b.jpg c.jpg --driver dance.mp4 --out out.mp4
+
+`--examples` takes one or more values: everything after it up to the next option is an
+example (also `--examples a.jpg --examples b.jpg`). An example is an image file or a clip-dir
+frame `CLIPDIR:IDX` / `CLIPDIR:I,J,K`. The driver is a video, a folder of frames, a clip dir,
+a keypoints.jsonl or a folder of OpenPose JSON files.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from v2vtool.cli.app import app, command, console
+from v2vtool.errors import UserError
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise UserError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 256x512")
+    return int(m.group(1)), int(m.group(2))
+
+
+@app.command("synthesize", context_settings={"allow_extra_args": True,
+                                             "ignore_unknown_options": False})
+@command
+def synthesize_cmd(
+    ctx: typer.Context,
+    examples: List[str] = typer.Option(
+        ..., "--examples", "-e",
+        help="Example image(s) of the target: IMG [IMG ...] or CLIPDIR:IDX[,IDX...]."),
+    driver: str = typer.Option(..., "--driver", "-d",
+                               help="Video, frame folder, clip dir, keypoints.jsonl or "
+                                    "OpenPose JSON folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (sidecar OUT.json beside)."),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", "-c", help="Checkpoint or run dir (default: weights/default)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Output WxH (default: the model's)."),
+    side_by_side: bool = typer.Option(False, "--side-by-side",
+                                      help="Driver semantics | chosen example | output."),
+    attention_maps: Optional[Path] = typer.Option(
+        None, "--attention-maps", help="Write attention over the K examples per frame: a "
+                                       "video (.mp4) or a PNG folder."),
+    retarget: bool = typer.Option(True, "--retarget/--no-retarget",
+                                  help="Normalise the driver's body / face to the target's."),
+    finetune: int = typer.Option(0, "--finetune", min=0,
+                                 help="Test-time finetuning steps on the examples."),
+    frames_dir: Optional[Path] = typer.Option(None, "--frames-dir",
+                                              help="Also write the output frames as PNGs."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    fps: Optional[float] = typer.Option(
+        None, "--fps", help="Frame rate for keypoint drivers (they store none; default 30)."),
+) -> None:
+    """Synthesize a video of the examples' target following the driver's motion."""
+    from v2vtool.synthesis import synthesize
+
+    extra = [a for a in ctx.args]
+    bad = [a for a in extra if a.startswith("-")]
+    if bad:
+        raise UserError(f"unknown option {bad[0]!r}")
+    all_examples = list(examples) + extra
+    if fps is not None and fps <= 0:
+        raise UserError(f"--fps {fps}: must be positive")
+    columns = (SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+               BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("synthesizing", total=None, fps=0.0)
+
+        def progress(done: int, total: int | None, rate: float) -> None:
+            bar.update(task, completed=done, total=total, fps=rate)
+
+        result = synthesize(all_examples, driver, out, checkpoint=checkpoint,
+                            size=parse_size(size), side_by_side=side_by_side,
+                            attention_maps=attention_maps, retarget=retarget,
+                            finetune=finetune, frames_dir=frames_dir, seed=seed, device=device,
+                            progress=progress, driver_fps=fps)
+    console.print(_summary(result))
+
+
+def _summary(r) -> Table:
+    t = Table(title="v2v synthesize", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("output", f"{r.out} ({r.size[0]}x{r.size[1]}, {r.frames} frames @ {r.fps:g} fps)")
+    t.add_row("examples (K)", str(r.k))
+    t.add_row("retargeted", "yes" if r.retargeted else "no")
+    t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")
+    t.add_row("speed", f"{r.throughput_fps:.1f} frames/s end-to-end, "
+                       f"{r.generator_fps:.1f} frames/s generator; setup {r.setup_seconds:.1f} s")
+    if r.finetune:
+        t.add_row("finetune", f"{r.finetune['steps']} steps, loss {r.finetune['loss_first']:.4f}"
+                              f" -> {r.finetune['loss_last']:.4f}")
+    if r.attention_maps:
+        t.add_row("attention maps", str(r.attention_maps))
+    if r.frames_dir:
+        t.add_row("frames", str(r.frames_dir))
+    t.add_row("sidecar", str(r.sidecar))
+    t.add_row("checkpoint", f"{r.checkpoint} (sha256 {r.checkpoint_sha256[:12]})")
+    return t
