@@ -8,6 +8,7 @@ from v2vtool.cli.app import app
 # One module per subcommand; importing it registers the command. Only working commands are listed.
 COMMANDS: tuple[str, ...] = (
     "evaluate",
+    "train",
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")
