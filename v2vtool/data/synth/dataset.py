@@ -1,0 +1,180 @@
+"""The procedural dancer benchmark on disk: identities x clips as clip directories + manifest.
+
+    OUT/manifest.json            {"format": "v2v-synth/1", "seed", "size", "train", "test",
+                                  "identities": {id: appearance}, "clips": [...], ...}
+    OUT/<identity>/clip<j>/      a clip dir (kind "pose"; meta extras "identity", "views",
+                                  "yaw", "split", "dance")
+
+Every random choice comes from numpy generators seeded with (seed, identity, clip), so the same
+arguments give byte-identical files. Frames are rendered from the keypoints as stored in
+keypoints.jsonl (rounded like the file), so `render_identity(ds, id, clip.keypoints, size)`
+reproduces a clip's frames exactly, and renders any identity with any other motion.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from v2vtool.data.synth.appearance import Appearance, render_background, sample_appearance
+from v2vtool.data.synth.motion import FPS, dance_clip, sample_dance, view_of
+from v2vtool.data.synth.rasterize import Renderer
+from v2vtool.errors import UserError
+from v2vtool.io.atomic import atomic_dir
+from v2vtool.io.clipdir import Clip, ClipWriter
+from v2vtool.io.keypoints import Person, main_person
+from v2vtool.semantics.render import render_pose
+
+log = logging.getLogger(__name__)
+FORMAT = "v2v-synth/1"
+GENERATOR_VERSION = 1
+MIN_SIZE, MAX_SIZE = 64, 512
+Progress = Callable[[int, int], None]  # (frames done, frames total)
+
+
+def identity_ids(n: int) -> list[str]:
+    return [f"id{i:04d}" for i in range(n)]
+
+
+def _check(identities, clips_per_identity, frames, size, test_identities) -> None:
+    if identities < 1:
+        raise UserError(f"--identities must be >= 1 (got {identities})")
+    if clips_per_identity < 1:
+        raise UserError(f"--clips-per-identity must be >= 1 (got {clips_per_identity})")
+    if frames < 1:
+        raise UserError(f"--frames must be >= 1 (got {frames})")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"--size must be in {MIN_SIZE}..{MAX_SIZE} (got {size})")
+    if not 0 <= test_identities < identities:
+        raise UserError(f"--test-identities must be in 0..{identities - 1} "
+                        f"(got {test_identities}; at least one training identity is needed)")
+
+
+def split_identities(ids: list[str], test_identities: int, seed: int) -> tuple[list, list]:
+    """Disjoint (train, test) identity lists, drawn from the seed."""
+    rng = np.random.default_rng([seed, 7_777_777])
+    test = sorted(ids[i] for i in rng.choice(len(ids), test_identities, replace=False))
+    return [i for i in ids if i not in set(test)], test
+
+
+def generate_dataset(out: str | os.PathLike, identities: int, clips_per_identity: int,
+                     frames: int, size: int, seed: int, test_identities: int,
+                     progress: Progress | None = None, overwrite: bool = False) -> Path:
+    """Write the benchmark (see module docstring) atomically; returns `out`.
+
+    progress(done, total) is called after every frame (frames, not clips).
+    """
+    _check(identities, clips_per_identity, frames, size, test_identities)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise UserError(f"{out}: output exists (use --overwrite to replace it)")
+    ids = identity_ids(identities)
+    train, test = split_identities(ids, test_identities, seed)
+    total, done = identities * clips_per_identity * frames, 0
+    manifest = {"format": FORMAT, "generator_version": GENERATOR_VERSION, "seed": seed,
+                "size": size, "fps": FPS, "frames": frames,
+                "clips_per_identity": clips_per_identity, "train": train, "test": test,
+                "identities": {}, "clips": []}
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for idx, ident in enumerate(ids):
+            app = sample_appearance(np.random.default_rng([seed, idx]))
+            manifest["identities"][ident] = app.to_dict()
+            renderer = Renderer(app, size, render_background(app, size))
+            split = "test" if ident in test else "train"
+            for j in range(clips_per_identity):
+                dance = sample_dance(np.random.default_rng([seed, idx, j, 1]), frames)
+                people, yaws = dance_clip(app, dance, frames, size)
+                rel = f"{ident}/clip{j:02d}"
+                with ClipWriter(tmp / rel, "pose", FPS) as writer:
+                    for person in people:
+                        frame, mask = renderer.render(person)
+                        writer.add(frame, [person], render_pose([person], (size, size)), mask)
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+                    writer.close(identity=ident, split=split, source="v2v data synth",
+                                 extractor="v2v-synth", extractor_version=GENERATOR_VERSION,
+                                 views=[view_of(y) for y in yaws],
+                                 yaw=[round(float(y), 2) for y in yaws], dance=dance.to_dict(),
+                                 seed=seed)
+                manifest["clips"].append({"path": rel, "identity": ident, "split": split,
+                                          "frames": frames})
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    log.info("wrote %d clips of %d identities to %s", len(manifest["clips"]), identities, out)
+    return out
+
+
+def read_manifest(dataset_dir: str | os.PathLike) -> dict:
+    path = Path(dataset_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (not a 'v2v data synth' dataset)") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise UserError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
+    return manifest
+
+
+def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Appearance:
+    manifest = read_manifest(dataset_dir)
+    if identity_id not in manifest["identities"]:
+        known = ", ".join(sorted(manifest["identities"])[:5])
+        raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: no identity "
+                        f"{identity_id!r} (known: {known}, ...)")
+    return Appearance.from_dict(manifest["identities"][identity_id])
+
+
+def _square(size) -> int:
+    if isinstance(size, (tuple, list)):
+        if size[0] != size[1]:
+            raise UserError(f"synthetic identities render square frames; got size {tuple(size)}")
+        size = size[0]
+    size = int(size)
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"size must be in {MIN_SIZE}..{MAX_SIZE} (got {size})")
+    return size
+
+
+def render_identity(dataset_dir: str | os.PathLike, identity_id: str,
+                    keypoint_frames: Iterable, size) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The TRUE frames of an identity for any motion.
+
+    keypoint_frames: Frames (lists of Person; the main person is used) or Persons, BODY_25 in
+    pixel coordinates of `size` (int or (w, h), square). Yields (frame (H, W, 3) uint8,
+    mask (H, W) uint8 0/255). A frame with nobody gives the empty background.
+    """
+    size = _square(size)
+    app = load_identity(dataset_dir, identity_id)
+    renderer = Renderer(app, size, render_background(app, size))
+    for frame in keypoint_frames:
+        person = frame if isinstance(frame, Person) else main_person(frame)
+        yield renderer.render(person)
+
+
+def render_motion_clip(dataset_dir: str | os.PathLike, identity_id: str,
+                       motion_clip: str | os.PathLike, out: str | os.PathLike,
+                       overwrite: bool = False, progress: Progress | None = None) -> Path:
+    """Clip dir of identity `identity_id` performing the motion of `motion_clip` (exact truth:
+    keypoints and pose maps are the motion clip's, frames are rendered for the identity)."""
+    src = Clip(motion_clip)
+    if not src.has_keypoints:
+        raise UserError(f"{src.path}: clip has no keypoints.jsonl to take the motion from")
+    size = _square(src.size)
+    frames = src.keypoints
+    load_identity(dataset_dir, identity_id)  # fail before writing anything
+    with ClipWriter(out, "pose", src.fps, overwrite=overwrite) as writer:
+        pictures = render_identity(dataset_dir, identity_id, frames, size)
+        for i, (frame, (img, mask)) in enumerate(zip(frames, pictures)):
+            writer.add(img, frame, render_pose(frame, (size, size)), mask)
+            if progress is not None:
+                progress(i + 1, len(frames))
+        extra = {k: src.meta[k] for k in ("views", "yaw") if k in src.meta}
+        return writer.close(identity=identity_id, source="v2v data synth --motion-from",
+                            motion_from=src.path.name, motion_identity=src.meta.get("identity"),
+                            extractor="v2v-synth", extractor_version=GENERATOR_VERSION, **extra)
