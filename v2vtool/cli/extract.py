@@ -1,0 +1,143 @@
+"""`v2v extract`: videos / image folders / images -> clip directories of semantic inputs."""
+from __future__ import annotations
+
+import shutil
+import time
+from enum import Enum
+from pathlib import Path
+from typing import List
+
+import typer
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from v2vtool.cli.app import app, command, console
+from v2vtool.errors import UserError
+
+
+class Kind(str, Enum):
+    pose = "pose"
+    face = "face"
+    edges = "edges"
+    segmentation = "segmentation"
+
+
+HELP = """Extract semantic inputs (pose, face, edges, segmentation) from videos into clip dirs.
+
+Each INPUT (a video: mp4/avi/mov/webm/mkv, a folder of PNG/JPG frames, or one image) becomes
+OUT/<input stem>/ with frames/, keypoints.jsonl (pose, face), semantics/, masks/ (pose) and
+meta.json. Frames where nothing is detected are kept and counted.
+
+[bold]Examples[/]
+
+  v2v extract talking.mp4 --kind face --out clips/
+
+  v2v extract dance1.mp4 dance2.mp4 --kind pose --out clips/ --workers 2
+
+  v2v extract frames_dir/ --kind edges --out clips/ --fps 30
+
+  v2v extract labels/ --kind segmentation --out clips/ --images leftImg8bit/
+"""
+
+
+def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: float | None,
+              ) -> None:
+    """Check every input opens and no output exists before any work starts (nothing written)."""
+    from v2vtool.io.video import open_video
+    from v2vtool.semantics.extract import output_dir
+
+    targets: dict[Path, Path] = {}
+    for src in inputs:
+        with open_video(src, fps=fps, mode="ids" if kind == "segmentation" else "rgb"):
+            pass
+        target = output_dir(src, out)
+        if target in targets:
+            raise UserError(f"{src}: same output name as {targets[target]} ({target})")
+        targets[target] = src
+        if target.exists() and not overwrite:
+            raise UserError(f"{target}: output exists (use --overwrite to replace it)")
+
+
+@app.command("extract", help=HELP)
+@command
+def extract(
+    inputs: List[Path] = typer.Argument(..., metavar="INPUT...",
+                                        help="Videos, folders of PNG/JPG frames, or images."),
+    kind: Kind = typer.Option(..., "--kind", "-k", help="What to extract."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: one clip dir per input."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing clip dirs."),
+    no_smooth: bool = typer.Option(False, "--no-smooth",
+                                   help="Disable One-Euro temporal smoothing of keypoints."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                help="Worker processes (inputs are processed in parallel)."),
+    fps: float = typer.Option(None, "--fps", min=0.001,
+                              help="Frame rate of image-folder inputs (default 25)."),
+    images: Path = typer.Option(None, "--images",
+                                help="segmentation: the RGB frames that go with the label maps "
+                                     "(one input only); default: palette view of the ids."),
+) -> None:
+    from v2vtool.semantics.extract import extract_clip, extract_many
+
+    if images is not None and (kind != Kind.segmentation or len(inputs) != 1):
+        raise UserError("--images: only with --kind segmentation and a single input")
+    out_created = not out.exists()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory")
+    _validate(inputs, out, kind.value, overwrite, fps)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    results = []
+    t0 = time.perf_counter()
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            tasks = [bar.add_task(f"{kind.value} {p.name}", total=None) for p in inputs]
+
+            def progress(index: int, done: int, total: int) -> None:
+                bar.update(tasks[index], completed=done, total=total)
+
+            if images is not None:
+                clip = extract_clip(inputs[0], out, kind.value, smooth=not no_smooth,
+                                    overwrite=overwrite, fps=fps, images=images,
+                                    progress=lambda d, t: progress(0, d, t))
+                results = [(str(inputs[0]), clip, None)]
+            else:
+                results = extract_many(inputs, out, kind.value, smooth=not no_smooth,
+                                       overwrite=overwrite, workers=workers, fps=fps,
+                                       progress=progress)
+    finally:
+        if out_created and out.is_dir() and not any(out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)  # nothing was written: leave nothing
+    if any(clip is not None for _, clip, _ in results):
+        _summary(results, time.perf_counter() - t0)
+    errors = [msg for _, _, msg in results if msg]
+    if errors:
+        for msg in errors[1:]:
+            console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+        raise UserError(errors[0] if len(errors) == 1
+                        else f"{errors[0]} (and {len(errors) - 1} more failed inputs above)")
+
+
+def _summary(results: list, seconds: float) -> None:
+    import json
+
+    table = Table(title="v2v extract", title_style="bold")
+    for col, justify in (("input", "left"), ("clip dir", "left"), ("frames", "right"),
+                         ("detected", "right"), ("rate", "right"), ("fps", "right")):
+        table.add_column(col, justify=justify)
+    total = 0
+    for src, clip, err in results:
+        if clip is None:
+            table.add_row(Path(src).name, "[red]failed[/]", "-", "-", "-", "-")
+            continue
+        meta = json.loads((Path(clip) / "meta.json").read_text())
+        total += meta["frame_count"]
+        rate = meta.get("detection_rate")
+        table.add_row(Path(src).name, str(clip), str(meta["frame_count"]),
+                      str(meta.get("frames_detected", "-")),
+                      "-" if rate is None else f"{rate:.1%}",
+                      f"{meta['processing']['fps']:.1f}")
+    console.print(table)
+    if total:
+        console.print(f"{total} frames in {seconds:.1f} s ({total / seconds:.1f} frames/s overall)")

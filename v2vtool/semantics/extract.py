@@ -1,0 +1,246 @@
+"""`extract_clip`: one video (or image folder / image / label maps) -> one clip directory.
+
+The library function behind `v2v extract`. Streams frames: decode -> detect -> smooth (One-Euro,
+keypoint kinds) -> render -> write, so memory does not grow with the video's length. The clip
+directory (io/clipdir.py) is written to a temporary name and renamed at the end: a failure at
+any frame (e.g. a truncated video) leaves nothing behind. Frames where nothing is detected are
+kept (OpenPose's `"people": []`, i.e. no confident point) and counted in meta.json's
+`frames_detected` / `detection_rate`.
+
+`extract_many` runs several inputs, in parallel worker processes when workers > 1.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from v2vtool.errors import UserError
+from v2vtool.io.clipdir import ClipWriter, frame_name
+from v2vtool.io.video import open_video
+from v2vtool.semantics.extractors import KINDS, Extractor, get_extractor
+from v2vtool.semantics.segmentation import colorize
+from v2vtool.semantics.smoothing import KeypointSmoother, SmoothingSettings
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (frames done, frames total)
+
+
+def output_dir(src: str | os.PathLike, out_dir: str | os.PathLike, name: str | None = None
+               ) -> Path:
+    """DIR/<input stem>/ (a folder input keeps its name)."""
+    src = Path(src)
+    return Path(out_dir) / (name or (src.name if src.is_dir() else src.stem))
+
+
+def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
+                 smooth: bool = True, overwrite: bool = False, *, name: str | None = None,
+                 fps: float | None = None, images: str | os.PathLike | None = None,
+                 max_frames: int | None = None, extractor: Extractor | None = None,
+                 smoothing: SmoothingSettings = SmoothingSettings(),
+                 progress: Progress | None = None) -> Path:
+    """Extract `kind` semantics from `src` into the clip directory `out_dir/<stem>/`.
+
+    src: a video, a folder of PNG/JPG frames or one image (for kind "segmentation": label maps
+    of class ids, as PNG folder / image / gray video). fps: frame rate for image inputs.
+    images: (segmentation) the RGB frames that go with the label maps; without them the clip's
+    frames are the palette view of the ids. max_frames: stop after this many frames.
+    extractor: reuse an already built extractor (its tracking state is reset only by mediapipe).
+    Returns the clip directory. Raises UserError for bad input (nothing is left behind).
+    """
+    if kind not in KINDS:
+        raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    src = Path(src)
+    target = output_dir(src, out_dir, name)
+    seg = kind == "segmentation"
+    reader = open_video(src, fps=fps, mode="ids" if seg else "rgb")
+    pictures = open_video(images, fps=reader.fps) if (seg and images is not None) else None
+    if target.exists() and not overwrite:
+        reader.close()
+        raise UserError(f"{target}: output exists (use --overwrite to replace it)")
+    total = reader.frame_count if max_frames is None else min(max_frames, reader.frame_count)
+    if pictures is not None and pictures.frame_count < total:
+        raise UserError(f"{images}: {pictures.frame_count} frames, fewer than the "
+                        f"{total} label maps of {src}")
+    own = extractor is None
+    with reader:
+        if own:
+            extractor = get_extractor(kind, static=reader.frame_count == 1)
+        try:
+            with ClipWriter(target, kind, reader.fps, overwrite=overwrite) as writer:
+                t0 = time.perf_counter()  # frame loop only (model start-up excluded)
+                ids = _run(reader, pictures, extractor, writer, total, smooth, smoothing,
+                           progress)
+                seconds = time.perf_counter() - t0
+                meta = dict(source=str(src), source_frame_count=reader.frame_count,
+                            smoothing=asdict(smoothing) if (smooth and extractor.has_keypoints)
+                            else None, processing={"seconds": round(seconds, 3),
+                                                   "fps": round(writer.count / seconds, 2)},
+                            **extractor.describe())
+                if seg:
+                    meta["frames_source"] = str(images) if pictures is not None else "palette"
+                    meta["class_ids"] = sorted(int(i) for i in ids)
+                return writer.close(**meta)
+        finally:
+            if pictures is not None:
+                pictures.close()
+            if own:
+                extractor.close()
+
+
+class _BackgroundWriter:
+    """Runs `ClipWriter.add` (PNG encoding, which releases the GIL) on one background thread,
+    so that encoding overlaps with decoding and detection. The queue is bounded (memory stays
+    flat); frames keep their order; an error in the thread is re-raised in the caller."""
+
+    def __init__(self, writer: ClipWriter, depth: int = 8):
+        self.writer = writer
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="clip-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.add(*item[0], **item[1])
+                except BaseException as exc:  # re-raised in the main thread
+                    self.error = exc
+
+    def add(self, *args, **kwargs) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((args, kwargs))
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _run(reader, pictures, extractor: Extractor, clip_writer: ClipWriter, total: int,
+         smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> set:
+    """The frame loop. Returns the class ids seen (segmentation; empty otherwise)."""
+    writer = _BackgroundWriter(clip_writer)
+    try:
+        return _loop(reader, pictures, extractor, writer, total, smooth, smoothing, progress)
+    finally:
+        writer.finish()
+
+
+def _loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter, total: int,
+          smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> set:
+    smoother = (KeypointSmoother(reader.size[1], smoothing)
+                if smooth and extractor.has_keypoints else None)
+    pic_iter = iter(pictures) if pictures is not None else None
+    ids_seen: set = set()
+    preview = None
+    if extractor.kind == "segmentation":  # palette views of the ids, for people to look at
+        preview = writer.writer.tmp / "semantics_color"
+        preview.mkdir()
+    for i, frame in enumerate(reader):
+        if i >= total:
+            break
+        if extractor.has_keypoints:
+            keypoints, mask = extractor.detect(frame)
+            if smoother is not None:
+                keypoints = smoother(keypoints, i / reader.fps)
+            semantic = extractor.render(keypoints, (frame.shape[1], frame.shape[0]))
+            writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)
+        else:
+            det = extractor(frame)
+            rgb = frame
+            if preview is not None:
+                ids_seen.update(np.unique(det.semantic).tolist())
+                view = colorize(det.semantic)
+                _save(preview / frame_name(i), view)
+                rgb = next(pic_iter) if pic_iter is not None else view
+                if rgb.shape[:2] != det.semantic.shape:
+                    raise UserError(f"{pictures.path}: frame size {rgb.shape[1]}x{rgb.shape[0]} "
+                                    f"differs from the label maps' {reader.size}")
+            writer.add(rgb, semantic=det.semantic, mask=det.mask)
+        if progress is not None:
+            progress(i + 1, total)
+    return ids_seen
+
+
+def _save(path: Path, arr: np.ndarray) -> None:
+    from PIL import Image
+    Image.fromarray(arr).save(path, compress_level=1)
+
+
+def _worker(args: tuple) -> tuple[str, Path | None, str | None]:
+    """Process-pool entry: returns (src, clip dir, error message or None)."""
+    src, out_dir, kind, smooth, overwrite, fps, queue, index = args
+    def report(done: int, total: int) -> None:
+        if queue is not None:
+            queue.put((index, done, total))
+    try:
+        return src, extract_clip(src, out_dir, kind, smooth, overwrite, fps=fps,
+                                 progress=report), None
+    except UserError as exc:
+        return src, None, str(exc)
+
+
+def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, kind: str,
+                 smooth: bool = True, overwrite: bool = False, workers: int = 1,
+                 fps: float | None = None,
+                 progress: Callable[[int, int, int], None] | None = None,
+                 ) -> list[tuple[str, Path | None, str | None]]:
+    """Extract several inputs; `workers` > 1 uses that many processes (spawned).
+
+    progress(index, done, total) is called per frame of input `index`. Returns, per input in
+    order, (source, clip dir or None, error message or None): one bad input does not stop the
+    others (their clips are complete; the bad one leaves nothing).
+    """
+    sources = [str(s) for s in sources]
+    if workers <= 1 or len(sources) == 1:
+        results = []
+        for i, s in enumerate(sources):
+            cb = (lambda d, t, i=i: progress(i, d, t)) if progress else None
+            try:
+                results.append((s, extract_clip(s, out_dir, kind, smooth, overwrite, fps=fps,
+                                                progress=cb), None))
+            except UserError as exc:
+                results.append((s, None, str(exc)))
+        return results
+    ctx = get_context("spawn")  # mediapipe graphs and progress threads don't survive fork
+    manager = ctx.Manager() if progress else None
+    queue = manager.Queue() if manager is not None else None
+    out: dict[int, tuple] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=ctx) as pool:
+            futures = {pool.submit(_worker, (s, str(out_dir), kind, smooth, overwrite, fps, queue,
+                                             i)): i for i, s in enumerate(sources)}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                _drain(queue, progress)
+                for f in done:
+                    out[futures[f]] = f.result()
+            _drain(queue, progress)
+    finally:
+        if manager is not None:
+            manager.shutdown()
+    return [out[i] for i in range(len(sources))]
+
+
+def _drain(queue, progress) -> None:
+    if queue is None or progress is None:
+        return
+    while not queue.empty():
+        progress(*queue.get_nowait())
