@@ -7,6 +7,7 @@ from v2vtool.cli.app import app
 
 # One module per subcommand; importing it registers the command. Only working commands are listed.
 COMMANDS: tuple[str, ...] = (
+    "extract",
     "evaluate",
     "train",
 )
