@@ -10,6 +10,7 @@ COMMANDS: tuple[str, ...] = (
     "extract",
     "evaluate",
     "train",
+    "data",
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")

@@ -58,7 +58,7 @@ def _face_template() -> np.ndarray:
     for th in np.linspace(np.pi, -np.pi, 9)[:8]:  # inner lips
         pts.append((0.18 * np.cos(th), -0.42 + 0.04 * np.sin(th)))
     pts += [(-0.33, 0.18), (0.33, 0.18)]  # pupils
-    return np.asarray(pts, np.float64) * 0.92
+    return np.asarray(pts, np.float64) * 0.85
 
 
 FACE_TEMPLATE = _face_template()
