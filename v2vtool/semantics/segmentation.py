@@ -2,8 +2,8 @@
 
 The stored semantics are the class ids themselves ((H, W) uint8; 255 = ignore). `colorize`
 renders them with a fixed palette for viewing only: the 19 Cityscapes train-id colours for
-ids 0-18, a bit-interleaved colour code (as in PASCAL VOC's colour map) for other ids, and
-black for 255.
+ids 0-18, a bit-interleaved colour code (as in PASCAL VOC's colour map) for other ids (all
+distinct), and black for 255.
 """
 from __future__ import annotations
 
@@ -31,10 +31,16 @@ def _bit_palette(i: int) -> tuple[int, int, int]:
 
 def make_palette() -> np.ndarray:
     """(256, 3) uint8 colour for every class id."""
-    pal = np.array([_bit_palette(i) for i in range(256)], np.uint8)
-    pal[: len(CITYSCAPES_COLORS)] = CITYSCAPES_COLORS
-    pal[255] = 0
-    return pal
+    colors = list(CITYSCAPES_COLORS)
+    used = set(colors) | {(0, 0, 0)}
+    j = 1
+    while len(colors) < 255:  # further ids: the bit code, skipping colours already taken
+        c = _bit_palette(j)
+        j += 1
+        if c not in used:
+            colors.append(c)
+            used.add(c)
+    return np.array(colors + [(0, 0, 0)], np.uint8)
 
 
 PALETTE = make_palette()
