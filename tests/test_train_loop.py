@@ -18,7 +18,7 @@ from v2vtool.training.runlog import read_metrics
 
 TINY = ["generator.height=32", "generator.width=32", "generator.ngf=8", "generator.spade_hidden=16",
         "generator.flow_ngf=8", "generator.attention_channels=16", "generator.style_dim=16",
-        "discriminator.ndf=8", "train.batch_size=2", "train.k_max=2", "train.log_every=1",
+        "discriminator.ndf=8", "discriminator.n_layers=2", "train.batch_size=2", "train.k_max=2", "train.log_every=1",
         "train.single_frame_steps=2", "train.seq_double_every=1", "train.seq_len_start=2",
         "train.seq_len_max=3", "train.sample_every=0", "train.val_every=0",
         "train.checkpoint_every=0", "data.example_window=4"]

@@ -7,7 +7,7 @@ through one augmentation `View` (person-centred crop, flip) and one colour jitte
     {"examples": (K, 3, H, W) [-1, 1], "example_semantics": (K, C, H, W) [0, 1],
      "images": (T, 3, H, W) [-1, 1], "semantics": (T, C, H, W) [0, 1],
      "flow": (T, 2, H, W) px (t -> t-1, zero at t = 0), "flow_conf": (T, 1, H, W) {0, 1},
-     "clip": () long}
+     "face_boxes": (T, 4) px (pose with keypoints; for the face discriminator), "clip": () long}
 
 Semantic maps of kinds pose / face are rendered from keypoints.jsonl at the training
 resolution with the shared renderer (`v2vtool.semantics.render`); edges / segmentation maps
@@ -199,11 +199,25 @@ class FewShotDataset(Dataset):
             "semantics": torch.stack([self._semantic(clip, i, view) for i in targets]),
             "clip": torch.tensor(key.clip),
         }
+        if self.kind == "pose" and clip.has_keypoints:
+            sample["face_boxes"] = face_boxes([view.keypoints(clip.keypoints[i]) for i in targets])
         if self.with_flow:
             if self._flow is None:
                 self._flow = FlowEstimator()
             sample["flow"], sample["flow_conf"] = sequence_flow(tg_rgb, self._flow)
         return sample
+
+
+def face_boxes(frames: list) -> torch.Tensor:
+    """(T, 4) face boxes (x0, y0, x1, y1) of the tallest person per frame (zeros: none)."""
+    from v2vtool.models.discriminators import face_boxes_from_pose
+
+    poses = np.zeros((len(frames), 25, 3), np.float32)
+    for t, frame in enumerate(frames):
+        if frame:
+            poses[t] = max(frame, key=lambda p: np.ptp(p.pose[p.pose[:, 2] > 0, 1])
+                           if (p.pose[:, 2] > 0).sum() > 1 else 0.0).pose
+    return face_boxes_from_pose(poses)
 
 
 class FewShotBatchSampler(Sampler):
