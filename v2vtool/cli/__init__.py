@@ -11,6 +11,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "train",
     "data",
+    "synthesize",
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")
