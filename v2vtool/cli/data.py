@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,7 @@ def synth(
         None, help="Render --identity of --dataset with this clip's keypoints (exact truth)."),
     dataset: Optional[Path] = typer.Option(None, help="Dataset of the identity (--motion-from)."),
     identity: Optional[str] = typer.Option(None, help="Identity id, e.g. id0003 (--motion-from)."),
+    workers: int = typer.Option(0, help="Parallel processes (0: one per CPU core, max 8)."),
     overwrite: bool = typer.Option(False, help="Replace an existing output."),
 ) -> None:
     """Procedural multi-identity dancers with exact ground truth (clip dirs + manifest)."""
@@ -83,7 +85,8 @@ def synth(
         test_identities = max(1, identities // 5) if identities > 1 else 0
     with _bar("dancers") as update:
         generate_dataset(out, identities, clips_per_identity, frames, size, seed,
-                         test_identities, progress=update, overwrite=overwrite)
+                         test_identities, progress=update, overwrite=overwrite,
+                         workers=workers if workers > 0 else min(8, os.cpu_count() or 1))
     dt = time.perf_counter() - t0
     total = identities * clips_per_identity * frames
     table = Table(title=f"v2v data synth -> {out}")

@@ -117,7 +117,7 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
         height=u(0.72, 0.84), head_r=u(0.058, 0.072), torso_len=u(0.28, 0.32),
         shoulder_w=u(0.19, 0.27), hip_w=u(0.10, 0.15), torso_depth=u(0.11, 0.15),
         upper_arm=u(0.155, 0.18), forearm=u(0.14, 0.16), thigh=u(0.22, 0.26),
-        shin=u(0.21, 0.25), limb_r=u(0.022, 0.034),
+        shin=u(0.21, 0.25), limb_r=u(0.027, 0.037),
         skin=_jitter(rng, pick(SKIN_TONES), 8), hair_style=pick(HAIR_STYLES),
         hair=_jitter(rng, pick(HAIR_COLOURS), 10), top=top, top2=top2,
         sleeves=pick(("short", "long")), front=front, back=back,

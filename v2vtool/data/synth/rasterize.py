@@ -14,6 +14,9 @@ rim and a lit core offset towards the upper left), a soft floor shadow. Determin
 """
 from __future__ import annotations
 
+import functools
+import math
+
 import cv2
 import numpy as np
 
@@ -30,11 +33,17 @@ J = {n: i for i, n in enumerate((
 
 
 def _fix(p) -> tuple[int, int]:
-    return int(round(float(p[0]) * ONE)), int(round(float(p[1]) * ONE))
+    """Pixel coordinates -> OpenCV fixed point (1/16 px)."""
+    return math.floor(float(p[0]) * ONE + 0.5), math.floor(float(p[1]) * ONE + 0.5)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shade(c: tuple, f: float) -> tuple[int, int, int]:
+    return tuple(int(min(255, max(0, round(v * f)))) for v in c)
 
 
 def _col(c, f: float = 1.0) -> tuple[int, int, int]:
-    return tuple(int(min(255, max(0, round(v * f)))) for v in c)
+    return _shade(tuple(int(v) for v in c), round(float(f), 4))
 
 
 class Canvas:
@@ -45,13 +54,14 @@ class Canvas:
         self.mask = np.zeros(frame.shape[:2], np.uint8)
 
     def circle(self, c, r: float, colour, mask: bool = True) -> None:
-        rr = max(1, int(round(r * ONE)))
-        cv2.circle(self.img, _fix(c), rr, colour, -1, AA, SHIFT)
+        rr = max(1, math.floor(r * ONE + 0.5))
+        fc = _fix(c)
+        cv2.circle(self.img, fc, rr, colour, -1, AA, SHIFT)
         if mask:
-            cv2.circle(self.mask, _fix(c), rr, 255, -1, cv2.LINE_8, SHIFT)
+            cv2.circle(self.mask, fc, rr, 255, -1, cv2.LINE_8, SHIFT)
 
     def poly(self, pts, colour, mask: bool = True) -> None:
-        arr = np.array([_fix(p) for p in pts], np.int32)
+        arr = np.floor(np.asarray(pts, np.float64) * ONE + 0.5).astype(np.int32)
         cv2.fillPoly(self.img, [arr], colour, AA, SHIFT)
         if mask:
             cv2.fillPoly(self.mask, [arr], 255, cv2.LINE_8, SHIFT)
@@ -63,21 +73,34 @@ class Canvas:
             cv2.ellipse(self.mask, _fix(c), ax, 0, 0, 360, 255, -1, cv2.LINE_8, SHIFT)
 
     def capsule(self, a, b, ra: float, rb: float, colour, mask: bool = True) -> None:
-        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-        d = b - a
-        n = np.hypot(*d)
+        ax, ay, bx, by = float(a[0]), float(a[1]), float(b[0]), float(b[1])
+        dx, dy = bx - ax, by - ay
+        n = math.hypot(dx, dy)
+        fa, fb = _fix((ax, ay)), _fix((bx, by))
+        rra, rrb = max(1, math.floor(ra * ONE + 0.5)), max(1, math.floor(rb * ONE + 0.5))
+        quad = None
         if n > 1e-6:
-            perp = np.array([-d[1], d[0]]) / n
-            self.poly((a + perp * ra, b + perp * rb, b - perp * rb, a - perp * ra), colour,
-                      mask)
-        self.circle(a, ra, colour, mask)
-        self.circle(b, rb, colour, mask)
+            px, py = -dy / n * ONE, dx / n * ONE
+            A, B = (ax * ONE, ay * ONE), (bx * ONE, by * ONE)
+            quad = np.array([[A[0] + px * ra, A[1] + py * ra], [B[0] + px * rb, B[1] + py * rb],
+                             [B[0] - px * rb, B[1] - py * rb], [A[0] - px * ra, A[1] - py * ra]])
+            quad = np.floor(quad + 0.5).astype(np.int32)
+        targets = ((self.img, colour, AA), (self.mask, 255, cv2.LINE_8)) if mask else \
+            ((self.img, colour, AA),)
+        for img, col, lt in targets:
+            if quad is not None:
+                cv2.fillConvexPoly(img, quad, col, lt, SHIFT)
+            cv2.circle(img, fa, rra, col, -1, lt, SHIFT)
+            cv2.circle(img, fb, rrb, col, -1, lt, SHIFT)
 
     def shaded_capsule(self, a, b, ra: float, rb: float, colour, light: float = 1.0) -> None:
         """Dark rim + lit core shifted towards the upper left: reads as a cylinder."""
-        self.capsule(a, b, ra, rb, _col(colour, 0.7 * light))
-        off = np.array([-0.25, -0.25]) * (ra + rb) / 2
-        self.capsule(np.asarray(a) + off, np.asarray(b) + off, ra * 0.62, rb * 0.62,
+        self.capsule(a, b, ra, rb, _col(colour, 0.72 * light))
+        k = (ra + rb) / 2
+        o1, o2 = -0.12 * k, -0.28 * k
+        self.capsule((a[0] + o1, a[1] + o1), (b[0] + o1, b[1] + o1), ra * 0.8, rb * 0.8,
+                     _col(colour, 0.88 * light), mask=False)
+        self.capsule((a[0] + o2, a[1] + o2), (b[0] + o2, b[1] + o2), ra * 0.5, rb * 0.5,
                      _col(colour, light), mask=False)
 
 
