@@ -75,6 +75,7 @@ class DiscriminatorConfig:
     temporal_scales: int = 2
     face: bool = False  # extra D on face crops (pose only)
     face_size: int = 32
+    condition_on_example: bool = True  # image D also sees the warped example + its semantics
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,134 @@
+"""VGG19 features for the perceptual loss, from LOCAL weights only (never random, never fetched).
+
+Weights are looked up, in order: an explicit ``path`` (a torchvision ``vgg19-dcbb9e9d.pth`` or a
+``.safetensors`` of the same state dict; the ``features.*`` tensors are used), then the torch hub
+cache ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth`` (default ``~/.cache/torch/hub``).
+``.pth`` files are read with ``torch.load(weights_only=True)`` (no arbitrary pickle code).
+When no file is found, ``load_vgg19`` logs ONE loud warning and returns ``(None, status)`` with
+``status = {"enabled": False, "path": None, "reason": ...}``; the training run records the status
+in its config and the objective leaves the perceptual term out.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from v2vtool.errors import UserError
+
+log = logging.getLogger(__name__)
+
+FILENAME = "vgg19-dcbb9e9d.pth"
+# indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features
+LAYERS = (1, 6, 11, 20, 29)
+LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)  # reference perceptual-loss weights
+
+
+def build_vgg19_features() -> nn.Sequential:
+    """torchvision's VGG19 ``features`` up to relu5_1, randomly initialised (weights are always
+    loaded over it; the classifier is never built)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    return make_layers(cfgs["E"], batch_norm=False)[:LAYERS[-1] + 1]
+
+
+class VGG19Features(nn.Module):
+    """Frozen VGG19 up to relu5_1. forward (N, 3, H, W) in [-1, 1] -> 5 feature maps."""
+
+    def __init__(self, state: dict[str, torch.Tensor]):
+        super().__init__()
+        features = build_vgg19_features()
+        wanted = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        if not wanted:  # a bare features state dict
+            wanted = dict(state)
+        own = features.state_dict()
+        missing = [k for k in own if k not in wanted]
+        if missing:
+            raise UserError(f"VGG19 weights lack {len(missing)} feature tensors (e.g. {missing[0]})")
+        for k, v in own.items():
+            if wanted[k].shape != v.shape:
+                raise UserError(f"VGG19 weights: {k} has shape {tuple(wanted[k].shape)}, "
+                                f"expected {tuple(v.shape)}")
+        features.load_state_dict({k: wanted[k] for k in own})
+        self.features = features.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True):  # always frozen / eval
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in LAYERS:
+                out.append(x)
+        return out
+
+
+def default_vgg19_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / FILENAME
+
+
+def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path | None:
+    """The weights file to use, or None when there is none on disk (an explicit path that does
+    not exist is a user error)."""
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: VGG19 weights file not found")
+        return path
+    default = default_vgg19_path()
+    return default if default.is_file() else None
+
+
+def _read_state(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error
+        raise UserError(f"{path}: unreadable VGG19 weights ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: VGG19 weights are not a state dict")
+    return state
+
+
+def vgg19_status(path: str | os.PathLike | None = None) -> dict:
+    """Whether the perceptual loss can run, without loading it: {"enabled", "path", "reason"}."""
+    found = find_vgg19_weights(path)
+    if found is None:
+        return {"enabled": False, "path": None,
+                "reason": f"VGG19 weights not found at {default_vgg19_path()}"}
+    return {"enabled": True, "path": str(found), "reason": "local weights"}
+
+
+def load_vgg19(path: str | os.PathLike | None = None) -> tuple[VGG19Features | None, dict]:
+    """Load VGG19 features from local weights -> (module or None, status dict).
+
+    Missing weights disable the perceptual term with one loud warning (never random weights).
+    """
+    status = vgg19_status(path)
+    if not status["enabled"]:
+        log.warning("PERCEPTUAL LOSS DISABLED: %s. Put torchvision's %s there (or pass its path) "
+                    "to enable the VGG19 perceptual term; this run trains without it.",
+                    status["reason"], FILENAME)
+        return None, status
+    module = VGG19Features(_read_state(Path(status["path"])))
+    log.info("VGG19 perceptual features loaded from %s", status["path"])
+    return module, status
+
+
+def vgg_input_size_ok(x: torch.Tensor) -> bool:
+    """VGG19 up to relu5_1 needs >= 16 px per side (4 poolings)."""
+    return min(x.shape[-2:]) >= 16
+
+
+__all__ = ["VGG19Features", "load_vgg19", "vgg19_status", "find_vgg19_weights",
+           "default_vgg19_path", "LAYER_WEIGHTS"]
