@@ -96,6 +96,12 @@ def test_render_identity_reproduces_clip_frames(synth_dataset):
     assert len(rendered) == len(clip)
     for i, (img, mask) in enumerate(rendered):
         assert np.array_equal(img, clip.frame(i)) and np.array_equal(mask, clip.mask(i))
+    # any frame size: a wider frame, keypoints shifted right by 16 px -> same person, shifted
+    moved = [[p.transformed(1.0, np.array([16.0, 0.0], np.float32)) for p in f]
+             for f in clip.keypoints[:2]]
+    wide = list(render_identity(synth_dataset, clip.meta["identity"], moved, (96, 64)))
+    assert wide[0][0].shape == (64, 96, 3)
+    assert abs(int((wide[0][1] > 0).sum()) - int((rendered[0][1] > 0).sum())) < 20
 
 
 def test_motion_from_renders_identity_a_with_b_keypoints(synth_dataset, tmp_path):

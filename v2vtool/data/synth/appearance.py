@@ -197,24 +197,26 @@ def _noise(seed: int, salt: int, w: int, h: int, cells: int = 16) -> np.ndarray:
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def render_background(app: Appearance, size: int) -> np.ndarray:
-    """(size, size, 3) uint8: wall gradient + texture, floor with texture, a few objects."""
-    S = size
-    fy = int(round(app.floor_y * S))
-    t = np.linspace(0.0, 1.0, S, dtype=np.float32)[:, None, None]
+def render_background(app: Appearance, size) -> np.ndarray:
+    """(H, W, 3) uint8 for size = S (square) or (W, H): wall gradient + texture, floor with
+    texture, a few objects (positions are fractions of W and H)."""
+    W, H = (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))
+    S = min(W, H)
+    fy = int(round(app.floor_y * H))
+    t = np.linspace(0.0, 1.0, H, dtype=np.float32)[:, None, None]
     img = (np.asarray(app.wall, np.float32) * (1 - t) + np.asarray(app.wall2, np.float32) * t)
-    img = np.repeat(img, S, axis=1)
+    img = np.repeat(img, W, axis=1)
     ft = np.clip((t - app.floor_y) / max(1e-3, 1 - app.floor_y), 0, 1)
     floor = np.asarray(app.floor, np.float32) * (1 - 0.5 * ft) + \
         np.asarray(app.floor2, np.float32) * 0.5 * ft
-    img[fy:] = np.repeat(floor, S, axis=1)[fy:]
+    img[fy:] = np.repeat(floor, W, axis=1)[fy:]
     if app.wall_texture == "noise":
-        img[:fy] += 14 * _noise(app.texture_seed, 1, S, S)[:fy, :, None]
+        img[:fy] += 14 * _noise(app.texture_seed, 1, W, H)[:fy, :, None]
     if app.floor_texture == "noise":
-        img[fy:] += 18 * _noise(app.texture_seed, 2, S, S)[fy:, :, None]
+        img[fy:] += 18 * _noise(app.texture_seed, 2, W, H)[fy:, :, None]
     img = np.clip(img, 0, 255).astype(np.uint8)
     sh, lw = 4, max(1, S // 128)
-    P = lambda x, y: (int(round(x * S * 16)), int(round(y * S * 16)))  # noqa: E731
+    P = lambda x, y: (int(round(x * W * 16)), int(round(y * H * 16)))  # noqa: E731
     dark = lambda c, f: tuple(int(v * f) for v in c)  # noqa: E731
     if app.wall_texture == "wallpaper":
         for x in np.arange(0.04, 1.0, 0.08):

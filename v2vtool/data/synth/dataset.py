@@ -161,15 +161,13 @@ def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Appearanc
     return Appearance.from_dict(manifest["identities"][identity_id])
 
 
-def _square(size) -> int:
-    if isinstance(size, (tuple, list)):
-        if size[0] != size[1]:
-            raise UserError(f"synthetic identities render square frames; got size {tuple(size)}")
-        size = size[0]
-    size = int(size)
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise UserError(f"size must be in {MIN_SIZE}..{MAX_SIZE} (got {size})")
-    return size
+def _frame_size(size) -> tuple[int, int]:
+    """int S or (W, H) -> (W, H), each 16..4096 (the keypoints' pixel frame)."""
+    w, h = (size, size) if np.isscalar(size) else (size[0], size[1])
+    w, h = int(w), int(h)
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise UserError(f"frame size {w}x{h} is outside 16..4096 pixels")
+    return w, h
 
 
 def render_identity(dataset_dir: str | os.PathLike, identity_id: str,
@@ -177,12 +175,12 @@ def render_identity(dataset_dir: str | os.PathLike, identity_id: str,
     """The TRUE frames of an identity for any motion.
 
     keypoint_frames: Frames (lists of Person; the main person is used) or Persons, BODY_25 in
-    pixel coordinates of `size` (int or (w, h), square). Yields (frame (H, W, 3) uint8,
+    pixel coordinates of `size` (int S for S x S, or (w, h)). Yields (frame (H, W, 3) uint8,
     mask (H, W) uint8 0/255). A frame with nobody gives the empty background.
     """
-    size = _square(size)
+    w, h = _frame_size(size)
     app = load_identity(dataset_dir, identity_id)
-    renderer = Renderer(app, size, render_background(app, size))
+    renderer = Renderer(app, min(w, h), render_background(app, (w, h)))
     for frame in keypoint_frames:
         person = frame if isinstance(frame, Person) else main_person(frame)
         yield renderer.render(person)
@@ -196,13 +194,13 @@ def render_motion_clip(dataset_dir: str | os.PathLike, identity_id: str,
     src = Clip(motion_clip)
     if not src.has_keypoints:
         raise UserError(f"{src.path}: clip has no keypoints.jsonl to take the motion from")
-    size = _square(src.size)
+    size = _frame_size(src.size)
     frames = src.keypoints
     load_identity(dataset_dir, identity_id)  # fail before writing anything
     with ClipWriter(out, "pose", src.fps, overwrite=overwrite) as writer:
         pictures = render_identity(dataset_dir, identity_id, frames, size)
         for i, (frame, (img, mask)) in enumerate(zip(frames, pictures)):
-            writer.add(img, frame, render_pose(frame, (size, size)), mask)
+            writer.add(img, frame, render_pose(frame, size), mask)
             if progress is not None:
                 progress(i + 1, len(frames))
         extra = {k: src.meta[k] for k in ("views", "yaw") if k in src.meta}

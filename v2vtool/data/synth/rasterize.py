@@ -284,8 +284,9 @@ class Renderer:
         cv2.polylines(img, [pts(27, 31)], False, _col(a.skin, 0.75), lw, AA, SHIFT)
         lip = _col((np.asarray(a.skin) * 0.6 + np.array([190, 60, 70]) * 0.4), 1.0)
         cv2.fillPoly(img, [pts(48, 60)], lip, AA, SHIFT)
-        for i, j in ((36, 42), (42, 48)):
-            cv2.fillPoly(img, [pts(i, j)], (245, 245, 245), AA, SHIFT)
+        if r >= 9:  # eye whites only where they are more than a pixel or two
+            for i, j in ((36, 42), (42, 48)):
+                cv2.fillPoly(img, [pts(i, j)], (245, 245, 245), AA, SHIFT)
         for k in (68, 69):
             cv2.circle(img, _fix(face[k]), max(1, int(round(max(0.13 * r, 0.5) * ONE))),
                        (35, 30, 40), -1, AA, SHIFT)
