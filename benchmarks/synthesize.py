@@ -1,0 +1,165 @@
+"""Synthesis speed and memory benchmark (CPU by default; --device cuda where available).
+
+    python benchmarks/synthesize.py                      # tiny@128 and pose-256, 2 threads
+    python benchmarks/synthesize.py --presets tiny --frames 120 --threads 1
+    python benchmarks/synthesize.py --memory 100,2000    # peak RSS vs driver length
+
+Measures, per preset (random weights: speed does not depend on their values):
+- end-to-end frames/s of `synthesize` from a clip-dir driver (keypoints read + retarget +
+  render + generator.step + H.264 encode), setup excluded and reported separately;
+- generator-only frames/s: `generator.step` on fixed inputs with the previous frame fed back.
+--memory runs `synthesize` on keypoints.jsonl drivers of the given lengths, each in a fresh
+process, and reports each process's peak RSS (ru_maxrss). Results: JSON on stdout, a table on
+stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from v2vtool.config import apply_overrides, preset
+from v2vtool.io.clipdir import ClipWriter
+from v2vtool.io.keypoints import Person, write_jsonl
+from v2vtool.models.generator import FewShotGenerator
+from v2vtool.semantics.render import render_pose
+from v2vtool.training.checkpoint import save_generator
+
+PRESETS = {"tiny": ("tiny", []), "pose-256": ("pose-256", [])}
+SMALL64 = ["generator.height=64", "generator.width=64", "generator.ngf=8",
+           "generator.n_downsample=3", "generator.max_channels=32", "generator.flow_ngf=8",
+           "generator.flow_n_blocks=1", "generator.flow_max_channels=32",
+           "generator.attention_channels=8", "generator.spade_hidden=16",
+           "generator.weightgen_hidden=16"]
+
+
+def dancer(t: float, size: tuple[int, int]) -> list[Person]:
+    """A BODY_25 stick figure waving its arms and stepping sideways (pixels of `size`)."""
+    w, h = size
+    u = h / 40.0
+    cx, cy = w / 2 + 0.15 * w * np.sin(t / 7), h * 0.3
+    j = {1: (0, 0), 0: (0, -3), 15: (-.5, -3.4), 16: (.5, -3.4), 17: (-1, -3.2), 18: (1, -3.2),
+         2: (-2, 0), 5: (2, 0), 3: (-3, 3 * np.cos(t / 3)), 6: (3, 3 * np.cos(t / 4)),
+         4: (-4, 6 * np.cos(t / 3)), 7: (4, 6 * np.cos(t / 4)), 8: (0, 7), 9: (-1, 7),
+         12: (1, 7), 10: (-1.3, 11), 13: (1.3, 11), 11: (-1.5, 15), 14: (1.5, 15)}
+    pose = np.zeros((25, 3), np.float32)
+    for k, (x, y) in j.items():
+        pose[k] = [cx + x * u, cy + y * u, 0.9]
+    return [Person(pose=pose)]
+
+
+def make_checkpoint(root: Path, name: str, overrides: list[str]) -> tuple[Path, object]:
+    cfg = apply_overrides(preset(name), overrides)
+    torch.manual_seed(0)
+    return save_generator(root / f"ckpt-{name}", cfg, FewShotGenerator(cfg.generator)), cfg
+
+
+def make_clip(root: Path, size: tuple[int, int], frames: int) -> Path:
+    path = root / f"driver-{size[0]}x{size[1]}-{frames}"
+    with ClipWriter(path, "pose", 30.0, overwrite=True) as w:
+        for i in range(frames):
+            kp = dancer(i, size)
+            sem = render_pose(kp, size)
+            w.add(sem, keypoints=kp, semantic=sem)
+        w.close()
+    return path
+
+
+def generator_fps(cfg, k: int, frames: int, device: str) -> float:
+    g = FewShotGenerator(cfg.generator).to(device).eval()
+    gc = cfg.generator
+    c = gc.semantic_nc
+    ex = torch.rand(1, k, 3, gc.height, gc.width, device=device) * 2 - 1
+    es = torch.rand(1, k, c, gc.height, gc.width, device=device)
+    sem = torch.rand(1, c, gc.height, gc.width, device=device)
+    from torch.nn.utils import parametrize
+
+    with torch.inference_mode(), parametrize.cached():
+        state = g.prepare(ex, es)
+        prev = g.step(state, sem, None, None).image[:, None]
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(frames):
+            prev = g.step(state, sem, prev, sem[:, None]).image[:, None]
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return frames / (time.perf_counter() - t)
+
+
+def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, device: str) -> dict:
+    from v2vtool.synthesis import synthesize
+
+    ckpt, cfg = make_checkpoint(root, name, overrides)
+    size = (cfg.generator.width, cfg.generator.height)
+    clip = make_clip(root, size, frames + 2 * k)
+    examples = [f"{clip}:" + ",".join(str(frames + i) for i in range(k))]
+    res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device)
+    return {"preset": name, "size": f"{size[0]}x{size[1]}", "k": k, "frames": res.frames,
+            "end_to_end_fps": round(res.throughput_fps, 2),
+            "generator_fps_in_pipeline": round(res.generator_fps, 2),
+            "generator_only_fps": round(generator_fps(cfg, k, max(3, frames // 2), device), 2),
+            "setup_seconds": round(res.setup_seconds, 2), "device": device,
+            "threads": torch.get_num_threads()}
+
+
+def memory_child(root: Path, frames: int, threads: int) -> None:
+    """(In a fresh process) synthesize from an N-frame keypoints.jsonl; print peak RSS."""
+    from v2vtool.synthesis import synthesize
+
+    torch.set_num_threads(threads)
+    ckpt, cfg = make_checkpoint(root, "tiny", SMALL64)
+    size = (64, 64)
+    write_jsonl(root / f"kp-{frames}.jsonl", (dancer(i, size) for i in range(frames)))
+    ex = make_clip(root, size, 3)
+    res = synthesize([f"{ex}:0"], root / f"kp-{frames}.jsonl", root / f"mem-{frames}.mp4",
+                     checkpoint=ckpt, device="cpu", driver_fps=30)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"frames": res.frames, "peak_rss_mb": round(peak, 1),
+                      "end_to_end_fps": round(res.throughput_fps, 1)}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="tiny,pose-256")
+    ap.add_argument("--frames", type=int, default=0, help="driver frames (default per preset)")
+    ap.add_argument("--k", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--memory", default="", help="comma-separated driver lengths")
+    ap.add_argument("--_child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args._child:
+            memory_child(root, args._child, args.threads or 1)
+            return
+        rows = []
+        if args.memory:
+            for n in (int(x) for x in args.memory.split(",")):
+                cmd = [sys.executable, __file__, "--_child", str(n), "--threads",
+                       str(args.threads or 1)]
+                line = subprocess.run(cmd, check=True, capture_output=True,
+                                      text=True).stdout.strip().splitlines()[-1]
+                rows.append({"memory": True, **json.loads(line)})
+        else:
+            for name in args.presets.split(","):
+                frames = args.frames or (60 if name == "tiny" else 6)
+                rows.append(speed(root, name, PRESETS[name][1], frames, args.k, args.device))
+    print(json.dumps(rows, indent=2))
+    for r in rows:
+        print("  ".join(f"{k}={v}" for k, v in r.items()), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
