@@ -134,3 +134,14 @@ def test_guards(pose_set, tmp_path):
     with pytest.raises(UserError, match="checkpoint not found|not a checkpoint"):
         train([pose_set], tmp_path / "r5", cfg, resume=True, **_kw())
     assert not any((tmp_path / n).exists() for n in ("r1", "r2", "r3", "r4", "r5"))
+
+
+def test_minutes_budget_and_bf16_autocast(pose_set, tmp_path):
+    cfg = tiny_config("pose", "train.amp=bf16")
+    ckpt = train([pose_set], tmp_path / "run", cfg, steps=50, minutes=1e-4, **_kw())
+    assert ckpt.name == "step-0000001"  # stopped by the time budget after one step
+    events = [r["event"] for r in read_metrics(tmp_path / "run", "event")]
+    assert events[-2:] == ["time_budget", "end"]
+    rec = read_metrics(tmp_path / "run", "train")[-1]
+    assert np.isfinite(rec["g_total"])
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["amp"] == "bf16"

@@ -1,4 +1,10 @@
-"""Exponential moving average of the generator's weights (used for synthesis when present)."""
+"""Exponential moving average of the generator's weights (used for synthesis when present).
+
+decay_n = min(decay, (1 + n) / (10 + n)) after n updates: the usual warm-up, so that a short
+run's EMA is not dominated by the random initial weights (with 0.999 from step 0, 82 % of the
+average would still be the initialisation after 200 steps). `updates` is saved with the
+trainer state, so a resumed run continues the same average.
+"""
 from __future__ import annotations
 
 import copy
@@ -7,15 +13,21 @@ import torch
 
 
 class EMA:
-    """ema = decay * ema + (1 - decay) * w after every generator step; buffers are copied."""
+    """ema = d * ema + (1 - d) * w after every generator step; buffers are copied."""
 
     def __init__(self, model: torch.nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.updates) / (10 + self.updates))
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        d = self.current_decay()
         for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1.0 - self.decay)
+            e.lerp_(p.detach(), 1.0 - d)
         for e, b in zip(self.model.buffers(), model.buffers()):
             e.copy_(b)
+        self.updates += 1

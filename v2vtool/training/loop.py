@@ -181,7 +181,9 @@ class _Trainer:
             "rng": rng_state(),
         }, "s", tensors)
         state = {"format": "v2v-trainer/1", "step": self.step, "total_steps": self.total,
-                 "bad_steps": self.bad_steps, "phase": schedule.phase(self.cfg.train, self.step),
+                 "bad_steps": self.bad_steps,
+                 "ema_updates": self.ema.updates if self.ema is not None else 0,
+                 "phase": schedule.phase(self.cfg.train, self.step),
                  "seq_len": schedule.seq_len(self.cfg.train, self.step),
                  "sampler": {"seed": self.cfg.seed, "next_step": self.step,
                              "world_size": self.info.world_size},
@@ -197,6 +199,8 @@ class _Trainer:
             self.opt_d.load_state_dict(st["opt_d"])
         self.step = int(resumed.state["step"])
         self.bad_steps = int(resumed.state.get("bad_steps", 0))
+        if self.ema is not None:
+            self.ema.updates = int(resumed.state.get("ema_updates", 0))
         if resumed.state["sampler"]["world_size"] != self.info.world_size:
             log.warning("resuming with %d processes (checkpoint had %d): data order differs",
                         self.info.world_size, resumed.state["sampler"]["world_size"])
@@ -389,6 +393,9 @@ class _Trainer:
         model = self.ema.model if self.ema is not None else self.G
         with self._autocast():
             res = self.validator(model)
+            if self.ema is not None:  # the raw generator too, for comparison
+                raw = self.validator(self.G)
+                res.update(raw_l1=raw["l1"], raw_psnr=raw["psnr"])
         self.metrics.write({"type": "val", "step": self.step, "ema": self.ema is not None, **res})
         if self.progress_on:
             (self.console or Console(stderr=True)).print(
