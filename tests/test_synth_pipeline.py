@@ -113,6 +113,19 @@ def test_keypoint_driver_with_gaps_and_no_retarget(pose_ckpt, test_clip, tmp_pat
     assert video_info(out)[:2] == (len(frames), 12.5)
 
 
+def test_openpose_folder_driver(pose_ckpt, test_clip, tmp_path):
+    from v2vtool.io.keypoints import write_openpose_json
+
+    frames = Clip(test_clip).keypoints[:6]
+    for i, f in enumerate(frames):
+        write_openpose_json(tmp_path / "op" / f"clip_{i:012d}_keypoints.json", f)
+    res = synthesize([f"{test_clip}:0"], tmp_path / "op", tmp_path / "o.mp4",
+                     checkpoint=pose_ckpt, device="cpu")
+    assert video_info(tmp_path / "o.mp4")[:2] == (6, 30.0) and res.frames == 6
+    side = json.loads((tmp_path / "o.json").read_text())
+    assert side["driver"]["source"] == "openpose" and side["driver"]["fps_assumed"] is True
+
+
 def test_real_media_face_driver(tmp_path, data_dir):
     """carphone (real video, 176x144, 29.97 fps): face landmarks extracted on the fly."""
     ckpt = make_checkpoint(tmp_path / "face", "face")
