@@ -183,14 +183,15 @@ def test_cli_existing_output_and_overwrite(data_dir, tmp_path):
     assert not (out / "no_person" / "keep.txt").exists()
 
 
-def test_cli_two_workers(data_dir, tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--processes"]])
+def test_cli_two_workers(data_dir, tmp_path, mode):
     out = tmp_path / "out"
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(data_dir / "no_person.mp4", src / "a.mp4")
     shutil.copy(data_dir / "with_audio.mp4", src / "b.mp4")
     result = _run(src / "a.mp4", src / "b.mp4", "--kind", "edges", "--out", out,
-                  "--workers", "2", "--no-smooth")
+                  "--workers", "2", "--no-smooth", *mode)
     assert result.exit_code == 0, result.output
     assert len(Clip(out / "a")) == 12 and len(Clip(out / "b")) == 10
 

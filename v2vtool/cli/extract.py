@@ -70,7 +70,10 @@ def extract(
     no_smooth: bool = typer.Option(False, "--no-smooth",
                                    help="Disable One-Euro temporal smoothing of keypoints."),
     workers: int = typer.Option(1, "--workers", "-j", min=1,
-                                help="Worker processes (inputs are processed in parallel)."),
+                                help="Inputs processed in parallel (worker threads; mediapipe, "
+                                     "decoding and PNG writing release the GIL)."),
+    processes: bool = typer.Option(False, "--processes",
+                                   help="Run the workers as separate processes instead."),
     fps: float = typer.Option(None, "--fps", min=0.001,
                               help="Frame rate of image-folder inputs (default 25)."),
     images: Path = typer.Option(None, "--images",
@@ -105,7 +108,8 @@ def extract(
             else:
                 results = extract_many(inputs, out, kind.value, smooth=not no_smooth,
                                        overwrite=overwrite, workers=workers, fps=fps,
-                                       progress=progress)
+                                       progress=progress,
+                                       parallel="processes" if processes else "threads")
     finally:
         if out_created and out.is_dir() and not any(out.iterdir()):
             shutil.rmtree(out, ignore_errors=True)  # nothing was written: leave nothing

@@ -7,7 +7,8 @@ any frame (e.g. a truncated video) leaves nothing behind. Frames where nothing i
 kept (OpenPose's `"people": []`, i.e. no confident point) and counted in meta.json's
 `frames_detected` / `detection_rate`.
 
-`extract_many` runs several inputs, in parallel worker processes when workers > 1.
+`extract_many` runs several inputs, in parallel (threads by default, or processes) when
+workers > 1.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
@@ -47,6 +48,7 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
                  fps: float | None = None, images: str | os.PathLike | None = None,
                  max_frames: int | None = None, extractor: Extractor | None = None,
                  smoothing: SmoothingSettings = SmoothingSettings(),
+                 extractor_options: dict | None = None,
                  progress: Progress | None = None) -> Path:
     """Extract `kind` semantics from `src` into the clip directory `out_dir/<stem>/`.
 
@@ -54,7 +56,9 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
     of class ids, as PNG folder / image / gray video). fps: frame rate for image inputs.
     images: (segmentation) the RGB frames that go with the label maps; without them the clip's
     frames are the palette view of the ids. max_frames: stop after this many frames.
-    extractor: reuse an already built extractor (its tracking state is reset only by mediapipe).
+    extractor: reuse an already built extractor (mediapipe tracking state carries over, so
+    use it for consecutive frames of one video only). extractor_options: keyword arguments of
+    `get_extractor` (e.g. {"hands_face": False} for body-only pose).
     Returns the clip directory. Raises UserError for bad input (nothing is left behind).
     """
     if kind not in KINDS:
@@ -74,7 +78,8 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
     own = extractor is None
     with reader:
         if own:
-            extractor = get_extractor(kind, static=reader.frame_count == 1)
+            extractor = get_extractor(kind, static=reader.frame_count == 1,
+                                      **(extractor_options or {}))
         try:
             with ClipWriter(target, kind, reader.fps, overwrite=overwrite) as writer:
                 t0 = time.perf_counter()  # frame loop only (model start-up excluded)
@@ -185,13 +190,20 @@ def _save(path: Path, arr: np.ndarray) -> None:
 
 def _worker(args: tuple) -> tuple[str, Path | None, str | None]:
     """Process-pool entry: returns (src, clip dir, error message or None)."""
-    src, out_dir, kind, smooth, overwrite, fps, queue, index = args
+    src, out_dir, kind, smooth, overwrite, fps, queue, index, options = args
+
     def report(done: int, total: int) -> None:
         if queue is not None:
             queue.put((index, done, total))
+    return _one(src, out_dir, kind, smooth, overwrite, fps, report, options)
+
+
+def _one(src: str, out_dir, kind: str, smooth: bool, overwrite: bool, fps: float | None,
+         progress: Progress | None, options: dict | None = None,
+         ) -> tuple[str, Path | None, str | None]:
     try:
         return src, extract_clip(src, out_dir, kind, smooth, overwrite, fps=fps,
-                                 progress=report), None
+                                 extractor_options=options, progress=progress), None
     except UserError as exc:
         return src, None, str(exc)
 
@@ -200,24 +212,32 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
                  smooth: bool = True, overwrite: bool = False, workers: int = 1,
                  fps: float | None = None,
                  progress: Callable[[int, int, int], None] | None = None,
+                 parallel: str = "threads", extractor_options: dict | None = None,
                  ) -> list[tuple[str, Path | None, str | None]]:
-    """Extract several inputs; `workers` > 1 uses that many processes (spawned).
+    """Extract several inputs, `workers` at a time.
 
-    progress(index, done, total) is called per frame of input `index`. Returns, per input in
-    order, (source, clip dir or None, error message or None): one bad input does not stop the
-    others (their clips are complete; the bad one leaves nothing).
+    parallel: "threads" (default: mediapipe inference, video decoding and PNG encoding release
+    the GIL, so threads use several cores without the ~2-3 s start-up of a new process that
+    imports mediapipe) or "processes" (spawned; full isolation). progress(index, done, total) is
+    called per frame of input `index`. Returns, per input in order, (source, clip dir or None,
+    error message or None): one bad input does not stop the others (their clips are complete;
+    the bad one leaves nothing).
     """
+    if parallel not in ("threads", "processes"):
+        raise ValueError(f"parallel must be 'threads' or 'processes', not {parallel!r}")
     sources = [str(s) for s in sources]
+
+    def cb(i: int) -> Progress | None:
+        return (lambda d, t: progress(i, d, t)) if progress else None
+
     if workers <= 1 or len(sources) == 1:
-        results = []
-        for i, s in enumerate(sources):
-            cb = (lambda d, t, i=i: progress(i, d, t)) if progress else None
-            try:
-                results.append((s, extract_clip(s, out_dir, kind, smooth, overwrite, fps=fps,
-                                                progress=cb), None))
-            except UserError as exc:
-                results.append((s, None, str(exc)))
-        return results
+        return [_one(s, out_dir, kind, smooth, overwrite, fps, cb(i), extractor_options)
+                for i, s in enumerate(sources)]
+    if parallel == "threads":
+        with ThreadPoolExecutor(max_workers=min(workers, len(sources))) as pool:
+            futures = [pool.submit(_one, s, out_dir, kind, smooth, overwrite, fps, cb(i),
+                                   extractor_options) for i, s in enumerate(sources)]
+            return [f.result() for f in futures]
     ctx = get_context("spawn")  # mediapipe graphs and progress threads don't survive fork
     manager = ctx.Manager() if progress else None
     queue = manager.Queue() if manager is not None else None
@@ -225,7 +245,8 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=ctx) as pool:
             futures = {pool.submit(_worker, (s, str(out_dir), kind, smooth, overwrite, fps, queue,
-                                             i)): i for i, s in enumerate(sources)}
+                                             i, extractor_options)): i
+                       for i, s in enumerate(sources)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)

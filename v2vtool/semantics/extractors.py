@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,28 +75,48 @@ class Extractor:
         self.close()
 
 
-@contextlib.contextmanager
+class _NativeStderrMute:
+    """Points fd 2 at /dev/null while any thread is inside (reference counted, so threads that
+    overlap restore the real stderr only when the last one leaves). fd 2 is process-wide, so
+    this one instance (`quiet_native_stderr`) is too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: int | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                try:
+                    sys.stderr.flush()
+                    saved = os.dup(2)
+                except (OSError, ValueError):
+                    saved = None
+                if saved is not None:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, 2)
+                    os.close(devnull)
+                self._saved = saved
+            self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_MUTE = _NativeStderrMute()
+
+
 def quiet_native_stderr():
     """Silence the C++ log lines (TFLite / absl warnings) that mediapipe writes straight to fd 2
     around graph start and `process` calls (they can't be turned off from Python in 0.10.21);
     they are shown when debug logging is on (`v2v --debug`). Costs a few syscalls per call."""
-    if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    return contextlib.nullcontext() if log.isEnabledFor(logging.DEBUG) else _MUTE
 
 
 def _mediapipe():
@@ -130,9 +151,8 @@ class FaceExtractor(Extractor):
                 static_image_mode=static, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=min_tracking_confidence)
-            self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # first run logs; warm up
-            if not static:  # drop the warm-up's (empty) tracking state
-                self._mesh.reset()
+            # warm up: the first run logs from C++; a blank frame leaves no tracking state
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
 
     def detect(self, rgb: np.ndarray) -> tuple[Frame, None]:
         from v2vtool.semantics.face import facemesh_to_face70, landmarks_array
@@ -185,8 +205,7 @@ class PoseExtractor(Extractor):
             self._seg = (mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
                          if mask else None)
             blank = np.zeros((64, 64, 3), np.uint8)
-            self._model.process(blank)  # the first run logs from C++; warm up quietly
-            self._model.reset()
+            self._model.process(blank)  # warm up quietly (blank: no tracking state left)
             if self._seg is not None:
                 self._seg.process(blank)
 
