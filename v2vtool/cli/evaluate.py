@@ -95,6 +95,8 @@ def evaluate(
                                               "dir) for --benchmark."),
     k: str = typer.Option("1,2,4", "--k", help="Comma-separated K values (--benchmark)."),
     seed: int = typer.Option(0, "--seed", help="Protocol seed (--benchmark)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Driver frames per "
+                                             "identity (--benchmark; default: whole clip)."),
     extra: Optional[list[str]] = typer.Argument(None, hidden=True),
 ) -> None:
     """Score a generated video: reconstruction (PSNR/SSIM/L1/LPIPS), FID, temporal consistency
@@ -109,7 +111,7 @@ def evaluate(
 
         if checkpoint is None:
             raise UserError("--benchmark needs --checkpoint")
-        res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed,
+        res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed, max_frames=max_frames,
                             fid_weights=fid_weights, console=console)
         print_benchmark(res, console)
         _write_json(res, json_out)

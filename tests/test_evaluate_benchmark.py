@@ -1,0 +1,116 @@
+"""Benchmark protocol on a tiny random checkpoint + the tiny synth set; limb-warp baseline."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from v2vtool.io.clipdir import Clip
+from v2vtool.io.keypoints import main_person
+
+
+@pytest.fixture
+def one_thread():
+    """The box is shared: a single intra-op thread is much faster than oversubscription."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    from v2vtool.config import apply_overrides, preset
+    from v2vtool.models.generator import FewShotGenerator
+    from v2vtool.training.checkpoint import save_generator
+
+    cfg = apply_overrides(preset("tiny"), ["generator.height=64", "generator.width=64",
+                                           "generator.ngf=8"])
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("ckpt") / "ck"
+    save_generator(out, cfg, FewShotGenerator(cfg.generator))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_keynet(tmp_path_factory):
+    from v2vtool.metrics.keypoint_net import KeyNet, KeyNetConfig, save_keynet
+
+    torch.manual_seed(0)
+    cfg = KeyNetConfig()
+    return save_keynet(tmp_path_factory.mktemp("kn") / "keypoints", KeyNet(cfg).eval(), cfg,
+                       {"note": "random test weights"})
+
+
+def test_plan_is_deterministic_and_spreads_views(synth_dataset):
+    from v2vtool.benchmark import pick_examples, plan
+
+    a, b = plan(synth_dataset, [1, 2, 4], 0), plan(synth_dataset, [1, 2, 4], 0)
+    assert a == b and len(a) == 2
+    for it in a:
+        assert it["driver_clip"].split("/")[0] != it["identity"]
+        views = Clip(synth_dataset / it["example_clip"]).meta["views"]
+        picked = [views[i] for i in it["example_frames"]]
+        assert len(set(it["example_frames"])) == 4
+        assert len(set(picked[:3])) == min(3, len(set(views)))
+    rng = np.random.default_rng(0)
+    assert pick_examples(["front", "back", "side", "front"], 3, rng)[:1] == \
+        pick_examples(["front", "back", "side", "front"], 1, np.random.default_rng(0))
+
+
+def test_limb_warp_identity_pose(synth_dataset):
+    from v2vtool.metrics.limb_warp import limb_warp
+    from v2vtool.metrics.reconstruction import psnr
+
+    clip = Clip(next(synth_dataset.glob("id*/clip*")))
+    img, mask = clip.frame(0), clip.mask(0)
+    pose = main_person(clip.keypoints[0]).pose
+    same = limb_warp(img, pose, mask, pose)
+    other = limb_warp(img, pose, mask, main_person(clip.keypoints[12]).pose)
+    assert psnr(same, img) > 25
+    assert psnr(same, img) > psnr(other, img)
+
+
+def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet, one_thread):
+    from v2vtool.benchmark import evaluate_generator
+    from v2vtool.training.checkpoint import load_generator
+
+    g = load_generator(tiny_ckpt)
+    r1 = evaluate_generator(g.generator, g.config, synth_dataset, [1, 2], seed=0, max_frames=4,
+                            keynet_dir=tiny_keynet)
+    r2 = evaluate_generator(g.generator, g.config, synth_dataset, [1, 2], seed=0, max_frames=4,
+                            keynet_dir=tiny_keynet)
+    assert r1["rows"] == r2["rows"]  # deterministic given the seed
+    rows = {(r["method"], r["k"]): r for r in r1["rows"]}
+    assert set(rows) == {("model", 1), ("model", 2), ("copy", 1), ("copy", 2),
+                         ("limb-warp", 1), ("limb-warp", 2), ("truth", 0)}
+    truth = rows[("truth", 0)]
+    assert truth["psnr"] == 100.0 and truth["l1"] == 0.0
+    assert truth["warp_error"] == pytest.approx(truth["warp_error_truth"])
+    for key in ("psnr", "ssim", "l1", "warp_error"):
+        assert np.isfinite(rows[("model", 1)][key])
+    assert "pose_missing_rate" in rows[("model", 1)]
+    assert rows[("copy", 1)]["psnr"] < 100
+
+
+def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, one_thread, monkeypatch):
+    import v2vtool.cli.evaluate  # noqa: F401
+    from v2vtool.cli.app import app
+    from v2vtool.metrics import keypoint_net
+
+    monkeypatch.setattr(keypoint_net, "default_dir", lambda: tiny_keynet)
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(app, ["evaluate", "--benchmark", str(synth_dataset), "--checkpoint",
+                                 str(tiny_ckpt), "--k", "1", "--json", str(out),
+                                 "--max-frames", "3"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert {r["method"] for r in res["rows"]} == {"model", "copy", "limb-warp", "truth"}
+    assert "limb-warp" in r.output and "pose" in r.output and "truth" in r.output
+    assert len(res["checkpoint_sha256"]) == 64
+    r = CliRunner().invoke(app, ["evaluate", "--benchmark", str(synth_dataset), "--checkpoint",
+                                 str(tiny_ckpt), "--k", "0"])
+    assert r.exit_code == 2 and "--k" in r.output
