@@ -98,6 +98,36 @@ def test_segmentation_import_keeps_ids(data_dir, tmp_path):
     assert (clip.path / "semantics_color" / "000002.png").is_file()
 
 
+def test_segmentation_from_gray_video_with_images(data_dir, tmp_path):
+    import av
+    ids = np.zeros((32, 64), np.uint8)
+    ids[10:20, 5:30], ids[:5], ids[25:] = 13, 255, 1
+    video = tmp_path / "labels.mkv"
+    with av.open(str(video), "w") as c:  # lossless gray video of class ids
+        s = c.add_stream("ffv1", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 32, "gray"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.roll(ids, i, axis=1), format="gray")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    from PIL import Image
+    for i in range(3):
+        Image.fromarray(np.full((32, 64, 3), 50 * i, np.uint8)).save(pics / f"{i}.png")
+    clip = Clip(extract_clip(video, tmp_path / "out", "segmentation", images=pics))
+    assert clip.fps == 10 and clip.meta["frames_source"] == str(pics)
+    for i in range(3):
+        assert np.array_equal(clip.semantic(i), np.roll(ids, i, axis=1))
+        assert (clip.frame(i) == 50 * i).all()
+    with pytest.raises(UserError, match="fewer"):
+        extract_clip(video, tmp_path / "out2", "segmentation", images=pics / "0.png")
+    assert not (tmp_path / "out2").exists()
+
+
 def test_edges(data_dir, tmp_path):
     clip = Clip(extract_clip(data_dir / "no_person.mp4", tmp_path, "edges"))
     assert len(clip) == 12 and not clip.has_keypoints and "detection_rate" not in clip.meta
