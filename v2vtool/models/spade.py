@@ -30,12 +30,15 @@ def instance_norm(x: torch.Tensor) -> torch.Tensor:
 
 
 class ModulationBranch(nn.Module):
-    """Fixed-weight SPADE branch: cond (B, cond_ch, h, w) -> (B, n_mod, h, w)."""
+    """Fixed-weight SPADE branch: cond (B, cond_ch, h, w) -> (B, n_mod, h, w).
+    3x3 trunk; 3x3 head (``head_kernel``; the spade_combine branches use 1x1 heads, which keeps
+    their cost at full resolution small)."""
 
-    def __init__(self, cond_ch: int, hidden: int, n_mod: int, zero_head: bool = False):
+    def __init__(self, cond_ch: int, hidden: int, n_mod: int, zero_head: bool = False,
+                 head_kernel: int = 3):
         super().__init__()
         self.trunk = nn.Conv2d(cond_ch, hidden, 3, padding=1)
-        self.head = nn.Conv2d(hidden, n_mod, 3, padding=1)
+        self.head = nn.Conv2d(hidden, n_mod, head_kernel, padding=head_kernel // 2)
         if zero_head:  # extra branches start as a no-op
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -72,7 +75,7 @@ class SpadeResBlock(nn.Module):
         self.conv1 = sn_conv(self.mid_ch, out_ch)
         self.conv_s = sn_conv(in_ch, out_ch, kernel=1, bias=False) if self.learned_shortcut else None
         self.branch = None if adaptive else ModulationBranch(sem_ch, hidden, self.n_mod)
-        self.combine = nn.ModuleList(ModulationBranch(4, hidden, self.n_mod, zero_head=True)
+        self.combine = nn.ModuleList(ModulationBranch(4, hidden, self.n_mod, zero_head=True, head_kernel=1)
                                      for _ in range(n_combine))
         self.adain = nn.Linear(adain_dim, self.n_mod) if adain_dim > 0 else None
         if self.adain is not None:
