@@ -3,13 +3,18 @@
     python benchmarks/synthesize.py                      # tiny@128 and pose-256, 2 threads
     python benchmarks/synthesize.py --presets tiny --frames 120 --threads 1
     python benchmarks/synthesize.py --memory 100,2000    # peak RSS vs driver length
+    python benchmarks/synthesize.py --finetune-eval CKPT --dataset SYNTH --k 2 --steps 0,50
 
 Measures, per preset (random weights: speed does not depend on their values):
 - end-to-end frames/s of `synthesize` from a clip-dir driver (keypoints read + retarget +
   render + generator.step + H.264 encode), setup excluded and reported separately;
 - generator-only frames/s: `generator.step` on fixed inputs with the previous frame fed back.
 --memory runs `synthesize` on keypoints.jsonl drivers of the given lengths, each in a fresh
-process, and reports each process's peak RSS (ru_maxrss). Results: JSON on stdout, a table on
+process, and reports each process's peak RSS (ru_maxrss).
+--finetune-eval measures test-time finetuning on held-out reconstruction: for every test
+identity of a `v2v data synth` set, K examples from its first clip, the driver = its second
+clip's keypoints (no retargeting), truth = that clip's frames (mapped with the same view);
+L1 / PSNR of the output vs the truth with 0 and N finetuning steps. Results: JSON on stdout, a table on
 stderr.
 """
 from __future__ import annotations
@@ -127,6 +132,40 @@ def memory_child(root: Path, frames: int, threads: int) -> None:
                       "end_to_end_fps": round(res.throughput_fps, 1)}))
 
 
+def finetune_eval(ckpt: str, dataset: str, k: int, steps: list[int], device: str) -> list[dict]:
+    from v2vtool.io.clipdir import Clip
+    from v2vtool.io.keypoints import main_person
+    from v2vtool.synthesis.stream import REFERENCE_FRAMES, Synthesizer, make_fit
+    from v2vtool.training.checkpoint import load_generator
+
+    loaded = load_generator(ckpt, device)
+    cfg = loaded.config
+    size = (cfg.generator.width, cfg.generator.height)
+    root = Path(dataset)
+    manifest = json.loads((root / "manifest.json").read_text())
+    rows = []
+    for n in steps:
+        l1s, psnrs = [], []
+        for ident in manifest["test"]:
+            clips = [Clip(root / c["path"]) for c in manifest["clips"] if c["identity"] == ident]
+            ex, drv = clips[0], clips[1]
+            idx = [round(i * (len(ex) - 1) / max(k - 1, 1)) for i in range(k)] if k > 1 else [0]
+            frames = [[main_person(f)] for f in drv.keypoints]
+            fit = make_fit("pose", cfg.data, drv.size, size, frames[:REFERENCE_FRAMES])
+            torch.manual_seed(0)
+            synth = Synthesizer(loaded.generator, cfg, [ex.frame(i) for i in idx],
+                                [ex.keypoints[i] for i in idx], finetune=n, seed=0)
+            for f in synth.run(frames, driver_size=drv.size, retarget=False):
+                truth = fit.image(drv.frame(f.index)).astype(np.float32) / 255
+                err = f.image.astype(np.float32) / 255 - truth
+                l1s.append(float(np.abs(err).mean()))
+                psnrs.append(float(10 * np.log10(1 / max(float((err ** 2).mean()), 1e-10))))
+        rows.append({"finetune_steps": n, "k": k, "identities": len(manifest["test"]),
+                     "frames": len(l1s), "heldout_l1": round(float(np.mean(l1s)), 4),
+                     "heldout_psnr": round(float(np.mean(psnrs)), 2)})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default="tiny,pose-256")
@@ -135,6 +174,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--memory", default="", help="comma-separated driver lengths")
+    ap.add_argument("--finetune-eval", default="", help="checkpoint to evaluate finetuning on")
+    ap.add_argument("--dataset", default="", help="v2v data synth set (--finetune-eval)")
+    ap.add_argument("--steps", default="0,50", help="finetuning steps to compare")
     ap.add_argument("--_child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
@@ -145,7 +187,10 @@ def main() -> None:
             memory_child(root, args._child, args.threads or 1)
             return
         rows = []
-        if args.memory:
+        if args.finetune_eval:
+            rows = finetune_eval(args.finetune_eval, args.dataset, args.k,
+                                 [int(x) for x in args.steps.split(",")], args.device)
+        elif args.memory:
             for n in (int(x) for x in args.memory.split(",")):
                 cmd = [sys.executable, __file__, "--_child", str(n), "--threads",
                        str(args.threads or 1)]

@@ -50,22 +50,22 @@ def split_parameters(generator: torch.nn.Module
 
 
 def _perceptual(device):
-    """A VGG19 perceptual loss callable (pred, target in [-1, 1]) or None when unavailable."""
-    try:
-        from v2vtool.models import perceptual as perc
-    except ImportError:
+    """VGG19 perceptual loss (pred, target in [-1, 1]) or None when its weights are not on
+    disk (`load_vgg19` then warns loudly, once)."""
+    from v2vtool.losses.perceptual import perceptual_loss
+    from v2vtool.models.perceptual import load_vgg19, vgg_input_size_ok
+
+    vgg, _ = load_vgg19()
+    if vgg is None:
         return None
-    for name in ("load_perceptual", "load_vgg_loss", "PerceptualLoss"):
-        factory = getattr(perc, name, None)
-        if factory is None:
-            continue
-        try:
-            loss = factory(device=device) if name != "PerceptualLoss" else factory().to(device)
-        except Exception as exc:  # weights missing: the module says so; we say it once here
-            log.warning("finetune: perceptual term disabled (%s)", exc)
-            return None
-        return loss
-    return None
+    vgg = vgg.to(device)
+
+    def loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        if not vgg_input_size_ok(fake):
+            return fake.new_zeros(())
+        return perceptual_loss(vgg, fake, real)
+
+    return loss
 
 
 def finetune_on_examples(generator: torch.nn.Module, images: torch.Tensor,
