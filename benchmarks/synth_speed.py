@@ -63,11 +63,11 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     n = args.identities * args.clips * args.frames
+    cpu = (f"; main-process CPU {dc:.2f} s = {n / dc:.0f} frames/s per core"
+           if args.workers <= 1 else "")
     print(f"generate_dataset {n} frames at {args.size}x{args.size}: {dt:.2f} s wall = "
-          f"{n / dt:.0f} frames/s (files written, {args.workers} process(es)); main-process CPU "
-          f"{dc:.2f} s = {n / dc:.0f} frames/s per core (workers=1 only); load average now {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores")
-
+          f"{n / dt:.0f} frames/s (files written, {args.workers} process(es)){cpu}; "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 if __name__ == "__main__":
     main()
