@@ -4,6 +4,8 @@
 Outputs (all atomic; a failed run leaves none of them):
   OUT.mp4            the generated video at the driver's fps (driver audio copied if present);
                      with side_by_side: driver semantics | chosen example | output panels
+                     (when retargeted, the driver before retargeting is drawn dimmed under
+                     the retargeted skeleton, so the normalisation is visible)
   OUT.json           sidecar: checkpoint + hash, resolved config, K, seed, timing, held frames
   attention_maps     a video (.mp4/.mov/.mkv) or PNG folder: the K examples tinted by their
                      attention per frame (paper Fig. 7c)
@@ -16,7 +18,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -55,7 +57,6 @@ class SynthesisResult:
     attention_maps: Path | None = None
     frames_dir: Path | None = None
     finetune: dict | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -137,11 +138,11 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
         att_sink = open_sink(attention_maps, src.fps) if attention_maps is not None else None
         frames_sink = PngDirSink(frames_dir) if frames_dir is not None else None
         sinks += [s for s in (att_sink, frames_sink) if s is not None]
-        for f in synth.run(src, src.size, retarget):
+        for f in synth.run(src, src.size, retarget, source_semantics=side_by_side):
             image = resize_to(f.image, out_size)
             if side_by_side:
                 video.write(sbs_panel(resize_to(f.semantic, out_size), ex_panels[f.ref_index],
-                                      image))
+                                      image, resize_to(f.source_semantic, out_size)))
             else:
                 video.write(image)
             if att_sink is not None:

@@ -33,9 +33,15 @@ def semantic_rgb(semantic: np.ndarray) -> np.ndarray:
     return np.repeat(semantic[..., None], 3, axis=2)
 
 
-def side_by_side(semantic: np.ndarray, example: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """driver semantics | chosen example | output, each (H, W, 3) -> (H, 3W, 3)."""
-    return np.concatenate([semantic_rgb(semantic), example, output], axis=1)
+def side_by_side(semantic: np.ndarray, example: np.ndarray, output: np.ndarray,
+                 source: np.ndarray | None = None) -> np.ndarray:
+    """driver semantics | chosen example | output, each (H, W, 3) -> (H, 3W, 3).
+
+    source: the driver's semantics before retargeting, drawn at 35% under `semantic`."""
+    sem = semantic_rgb(semantic)
+    if source is not None:
+        sem = np.maximum(sem, (semantic_rgb(source).astype(np.float32) * 0.35).astype(np.uint8))
+    return np.concatenate([sem, example, output], axis=1)
 
 
 def attention_panel(examples: list[np.ndarray], attention: np.ndarray | None) -> np.ndarray:
@@ -67,8 +73,8 @@ def attention_panel(examples: list[np.ndarray], attention: np.ndarray | None) ->
     return np.concatenate(panels, axis=1)
 
 
-def resize_to(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+def resize_to(image: np.ndarray | None, size: tuple[int, int] | None) -> np.ndarray | None:
+    if image is None or size is None or (image.shape[1], image.shape[0]) == tuple(size):
         return image
     interp = cv2.INTER_AREA if size[0] < image.shape[1] else cv2.INTER_CUBIC
     return cv2.resize(image, tuple(size), interpolation=interp)

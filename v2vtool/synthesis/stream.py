@@ -122,6 +122,7 @@ class SynthFrame:
     attention: np.ndarray | None  # (K, h, w) float32 attention mass per example, or None
     held: bool  # the driver had no detection here; the last good frame was reused
     step_seconds: float  # time spent in generator.step (+ transfer) for this frame
+    source_semantic: np.ndarray | None = None  # the driver before retargeting (if asked)
 
 
 def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
@@ -193,9 +194,12 @@ class Synthesizer:
         return fit.label(frame)
 
     def run(self, driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
-            retarget: bool = True, reference_frames: int = REFERENCE_FRAMES
-            ) -> Iterator[SynthFrame]:
-        """Generate one frame per driver frame, lazily (see module docstring)."""
+            retarget: bool = True, reference_frames: int = REFERENCE_FRAMES,
+            source_semantics: bool = False) -> Iterator[SynthFrame]:
+        """Generate one frame per driver frame, lazily (see module docstring).
+
+        source_semantics: also render the driver without retargeting (for side-by-side views).
+        """
         cfg = self.cfg
         size = (cfg.width, cfg.height)
         stream = hold_gaps(driver_frames, cfg.kind)
@@ -233,7 +237,9 @@ class Synthesizer:
                 att = att[0].float().cpu().numpy() if att is not None else None
                 ref = int(out.ref_index[0]) if out.ref_index is not None else 0
                 dt = time.perf_counter() - t0
-                yield SynthFrame(i, image, sem_np, ref, att, held, dt)
+                src = (self.render(frame, fit, None) if source_semantics and mapper is not None
+                       else None)
+                yield SynthFrame(i, image, sem_np, ref, att, held, dt, src)
 
 
 def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
