@@ -12,6 +12,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "data",
     "synthesize",
+    "ablate",
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")
