@@ -58,6 +58,15 @@ class TrainingDiverged(UserError):
     """Too many consecutive non-finite losses."""
 
 
+def _worker_init(_worker_id: int) -> None:
+    """DataLoader workers: Ctrl-C reaches the whole process group, but only the main process
+    should react (it saves a checkpoint); one OpenCV thread per worker."""
+    import cv2
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+
+
 class _StopFlag:
     def __init__(self):
         self.signum: int | None = None
@@ -312,35 +321,38 @@ class _Trainer:
             self.info.world_size, start_step=self.step, end_step=self.total)
         return torch.utils.data.DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=cfg.data.workers,
+            worker_init_fn=_worker_init,
             pin_memory=self.dev.type == "cuda", generator=torch.Generator(),
             persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None)
 
     def run(self) -> Path:
         cfg, tc = self.cfg, self.cfg.train
         if self.step >= self.total:
-            return self.save() if self.info.is_main or self.info.enabled else self.out
+            return self.save()
         t_start = time.time()
         deadline = t_start + self.minutes * 60 if self.minutes else None
-        window_t, window_n, window_samples = time.time(), 0, 0
+        # throughput counts data loading + the training step, not validation / samples / saving
+        window_time, window_n, window_samples = 0.0, 0, 0
         speed = {"it_s": 0.0, "samples_s": 0.0, "samples_s_total": 0.0}
         last_path = None
         with _StopFlag() as stop, make_progress(self.console, self.progress_on) as bar:
+            tick = time.time()
             task = bar.add_task("train", total=self.total, completed=self.step, phase="",
                                 seq_len=0, k=0, speed="", losses="")
             for batch in self._loader():
                 k, t = batch["examples"].shape[1], batch["images"].shape[1]
                 record, ok = self.train_step(batch)
+                window_time += time.time() - tick
                 self.step += 1
                 window_n += 1
                 window_samples += batch["images"].shape[0]
-                now = time.time()
-                if now - window_t > 2.0 or self.step % tc.log_every == 0:
-                    dt = max(1e-9, now - window_t)
+                if self.step % tc.log_every == 0 or self.step == self.total:
+                    # measured on log steps only: the all-reduce must happen on every rank
+                    dt = max(1e-9, window_time)
                     speed = {"it_s": window_n / dt, "samples_s": window_samples / dt}
                     speed["samples_s_total"] = float(ddp.all_reduce_sum(
-                        torch.tensor([speed["samples_s"]], device=self.dev), self.info)[0]) \
-                        if self.info.enabled else speed["samples_s"]
-                    window_t, window_n, window_samples = now, 0, 0
+                        torch.tensor([speed["samples_s"]], device=self.dev), self.info)[0])
+                    window_time, window_n, window_samples = 0.0, 0, 0
                 if ok and (self.step % tc.log_every == 0 or self.step == self.total):
                     self.metrics.write({"type": "train", "step": self.step,
                                         "phase": schedule.phase(tc, self.step - 1),
@@ -371,6 +383,7 @@ class _Trainer:
                 if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 \
                         and self.step != self.total:
                     last_path = self.save()
+                tick = time.time()
         if self.step % max(1, tc.sample_every or 1) != 0 and getattr(self, "_last_fake", None) \
                 is not None and self.info.is_main:
             self.write_samples(batch)

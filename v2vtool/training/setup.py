@@ -26,12 +26,14 @@ def resolve_device(device: str) -> torch.device:
 
 
 def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
-    """Check the run dir is usable and write RUN/config.json (rank 0) before the first step."""
+    """Check the run dir is usable and write RUN/config.json (rank 0) before the first step.
+
+    Every rank runs the checks (same filesystem, same verdict, so no rank is left waiting for
+    one that failed) before rank 0 writes anything.
+    """
     if not resume and out.exists() and any(out.iterdir()):
         raise UserError(f"{out}: output directory is not empty (pass --resume to continue it, "
                         "or choose a new --out)")
-    if not info.is_main:
-        return
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{uuid.uuid4().hex[:8]}"
@@ -40,7 +42,12 @@ def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
     except OSError as exc:
         raise UserError(f"{out}: output directory is not writable ({exc.strerror or exc})") \
             from None
-    write_json(out / "config.json", cfg.to_dict())
+    if info.enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if info.is_main:
+        write_json(out / "config.json", cfg.to_dict())
 
 
 def run_metadata(trainer, n_train_clips: int) -> dict:
