@@ -86,9 +86,32 @@ def test_exact_resume_and_checkpoint_reload(pose_set, tmp_path):
     assert run["resumes"][0]["step"] == 2 and "enabled" in run["perceptual"]
 
 
+def _carphone_face_clip(path: Path, data_dir: Path, n: int = 6) -> None:
+    """Real frames (tests/data carphone, 176x144) + a 68-point face sketch per frame.
+
+    tests/data has no extracted face clip dir; the landmarks are a synthetic face outline
+    placed over the talking head (training only needs frames and keypoints to agree in size).
+    """
+    from tests.test_train_data import _face_person
+    from v2vtool.io.clipdir import ClipWriter
+    from v2vtool.io.video import open_video
+
+    with open_video(data_dir / "carphone_pristine.mp4") as video, \
+            ClipWriter(path, "face", fps=video.fps) as writer:
+        for i, frame in enumerate(video):
+            if i == n:
+                break
+            person = _face_person(i * 0.3, 64).transformed(np.float32(1.5), np.float32([40, 10]))
+            writer.add(frame, keypoints=[person])
+        writer.close(source="tests/data/carphone_pristine.mp4")
+
+
 @pytest.mark.parametrize("kind", ["face", "edges", "segmentation"])
-def test_every_kind_trains(tmp_path, kind):
-    make_clip(tmp_path / "data" / "c0", kind, n=6, size=40, seed=1)
+def test_every_kind_trains(tmp_path, kind, data_dir):
+    if kind == "face":
+        _carphone_face_clip(tmp_path / "data" / "c0", data_dir)
+    else:
+        make_clip(tmp_path / "data" / "c0", kind, n=6, size=40, seed=1)
     extra = ["generator.n_classes=5"] if kind == "segmentation" else []
     cfg = tiny_config(kind, "train.sample_every=2", *extra)
     ckpt = train([tmp_path / "data"], tmp_path / "run", cfg, steps=3, **_kw())

@@ -76,6 +76,10 @@ def train_cmd(
     if nproc < 1:
         raise UserError("--nproc must be >= 1")
     cfg = apply_overrides(preset(preset_name), sets)
+    if resume and (sets or preset_name != "tiny") and int(os.environ.get("RANK", "0")) == 0:
+        console.print("[yellow]note:[/] --resume continues with the run's own config "
+                      "(checkpoint config.json); --preset / --set are not applied "
+                      "(--steps may extend the run)", highlight=False)
     if nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise UserError("--nproc inside a torchrun process: drop --nproc")
