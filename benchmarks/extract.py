@@ -11,6 +11,9 @@ with `extract_many(..., workers=W)` (worker threads, as `v2v extract --workers W
   loop fps     all frames / summed per-clip frame-loop seconds (meta.json "processing"):
                steady-state speed per worker, model start-up excluded
   detect fps   the model alone on decoded frames in memory (no decode, render or PNG writes)
+  cpu ms/frame CPU time (user + system, all threads and worker processes) per frame: what a
+               frame costs regardless of how busy the shared machine is; 1000 / it is the
+               frames/s one free core would give
 
 `pose` is mediapipe Holistic (body + hands + face mesh) + selfie segmentation (the default of
 `v2v extract --kind pose`); `pose-lite` is mediapipe Pose + selfie segmentation (no hands or
@@ -60,6 +63,16 @@ def detect_fps(kind: str, clip: Path) -> float:
         return len(frames) / (time.perf_counter() - t)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads) and its finished children."""
+    import resource
+    tot = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        tot += r.ru_utime + r.ru_stime
+    return tot
+
+
 def run_extract(kind: str, clip: Path, copies: int, workers: int, work: Path,
                 parallel: str = "threads") -> dict:
     from v2vtool.semantics.extract import extract_many
@@ -72,10 +85,12 @@ def run_extract(kind: str, clip: Path, copies: int, workers: int, work: Path,
         shutil.copyfile(clip, p)
         inputs.append(p)
     options = {"hands_face": False} if kind == "pose-lite" else None
+    cpu0 = _cpu_seconds()
     t = time.perf_counter()
     results = extract_many(inputs, out, "pose" if kind == "pose-lite" else kind,
                            workers=workers, extractor_options=options, parallel=parallel)
     wall = time.perf_counter() - t
+    cpu = _cpu_seconds() - cpu0
     metas = [json.loads((Path(c) / "meta.json").read_text()) for _, c, err in results if c]
     errors = [err for _, _, err in results if err]
     if errors:
@@ -85,7 +100,7 @@ def run_extract(kind: str, clip: Path, copies: int, workers: int, work: Path,
     shutil.rmtree(out)
     shutil.rmtree(src)
     return {"frames": frames, "wall_s": round(wall, 3), "wall_fps": round(frames / wall, 1),
-            "loop_fps": round(frames / loop, 1),
+            "loop_fps": round(frames / loop, 1), "cpu_ms_per_frame": round(1000 * cpu / frames, 2),
             "detection_rate": round(sum(m["detection_rate"] for m in metas) / len(metas), 3)}
 
 
@@ -122,13 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"v2v extract speed (frames/s; {os.cpu_count()} CPUs, "
                         f"load {load[0]:.1f}/{load[1]:.1f})")
     for col in ("kind", "clip", "workers", "frames", "wall fps", "loop fps", "detect fps",
-                "target", "det. rate"):
+                "cpu ms/frame", "target", "det. rate"):
         table.add_column(col, justify="left" if col in ("kind", "clip") else "right")
     for r in rows:
         target = r["target_fps"]
         ok = "" if target is None else ("[green]" if r["wall_fps"] >= target else "[red]")
         table.add_row(r["kind"], r["size"], str(r["workers"]), str(r["frames"]),
                       f"{ok}{r['wall_fps']}", str(r["loop_fps"]), str(r["detect_fps"]),
+                      str(r["cpu_ms_per_frame"]),
                       "-" if target is None else str(target), f"{r['detection_rate']:.0%}")
     console.print(table)
     text = json.dumps(result, indent=2)

@@ -67,6 +67,15 @@ def test_no_smooth_differs_only_slightly(face_clip, data_dir, tmp_path):
     assert 0 < max(d) < 3.0
 
 
+def test_two_detector_threads_match_one(face_clip, data_dir, tmp_path):
+    two = Clip(extract_clip(data_dir / "carphone_pristine.mp4", tmp_path, "face", threads=2,
+                            max_frames=30))
+    assert two.meta["settings"]["detector_threads"] == 2 and two.meta["detection_rate"] == 1.0
+    one = Clip(face_clip).keypoints[:30]
+    d = [np.abs(a[0].face[:, :2] - b[0].face[:, :2]).mean() for a, b in zip(two.keypoints, one)]
+    assert max(d) < 2.0  # each detector tracks every other frame: same landmarks within ~px
+
+
 def test_pose_astronaut_upper_body(astronaut_pose):
     img, det = astronaut_pose
     assert len(det.keypoints) == 1

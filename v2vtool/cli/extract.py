@@ -70,8 +70,10 @@ def extract(
     no_smooth: bool = typer.Option(False, "--no-smooth",
                                    help="Disable One-Euro temporal smoothing of keypoints."),
     workers: int = typer.Option(1, "--workers", "-j", min=1,
-                                help="Inputs processed in parallel (worker threads; mediapipe, "
-                                     "decoding and PNG writing release the GIL)."),
+                                help="Parallel workers (threads; mediapipe, decoding and PNG "
+                                     "writing release the GIL): inputs run side by side, and "
+                                     "with fewer inputs than workers each video's frames are "
+                                     "dealt to several detectors."),
     processes: bool = typer.Option(False, "--processes",
                                    help="Run the workers as separate processes instead."),
     fps: float = typer.Option(None, "--fps", min=0.001,

@@ -13,6 +13,7 @@ workers > 1.
 from __future__ import annotations
 
 import logging
+import itertools
 import os
 import queue
 import threading
@@ -29,6 +30,7 @@ from v2vtool.errors import UserError
 from v2vtool.io.clipdir import ClipWriter, frame_name
 from v2vtool.io.video import open_video
 from v2vtool.semantics.extractors import KINDS, Extractor, get_extractor
+from v2vtool.semantics.parallel import detect_stream
 from v2vtool.semantics.segmentation import colorize
 from v2vtool.semantics.smoothing import KeypointSmoother, SmoothingSettings
 
@@ -48,7 +50,7 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
                  fps: float | None = None, images: str | os.PathLike | None = None,
                  max_frames: int | None = None, extractor: Extractor | None = None,
                  smoothing: SmoothingSettings = SmoothingSettings(),
-                 extractor_options: dict | None = None,
+                 extractor_options: dict | None = None, threads: int = 1,
                  progress: Progress | None = None) -> Path:
     """Extract `kind` semantics from `src` into the clip directory `out_dir/<stem>/`.
 
@@ -58,7 +60,8 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
     frames are the palette view of the ids. max_frames: stop after this many frames.
     extractor: reuse an already built extractor (mediapipe tracking state carries over, so
     use it for consecutive frames of one video only). extractor_options: keyword arguments of
-    `get_extractor` (e.g. {"hands_face": False} for body-only pose).
+    `get_extractor` (e.g. {"hands_face": False} for body-only pose). threads: detectors run on
+    this many threads, frames dealt round-robin (semantics/parallel.py; keypoint kinds).
     Returns the clip directory. Raises UserError for bad input (nothing is left behind).
     """
     if kind not in KINDS:
@@ -76,14 +79,22 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
         raise UserError(f"{images}: {pictures.frame_count} frames, fewer than the "
                         f"{total} label maps of {src}")
     own = extractor is None
+    if not own and threads > 1:
+        raise ValueError("threads > 1 builds its own extractors; don't pass `extractor`")
+    extractors: list[Extractor] = []
     with reader:
-        if own:
-            extractor = get_extractor(kind, static=reader.frame_count == 1,
-                                      **(extractor_options or {}))
         try:
+            if own:
+                n = threads if (kind in ("pose", "face") and reader.frame_count > 1) else 1
+                for _ in range(max(1, n)):
+                    extractors.append(get_extractor(kind, static=reader.frame_count == 1,
+                                                    **(extractor_options or {})))
+            else:
+                extractors.append(extractor)
+            extractor = extractors[0]
             with ClipWriter(target, kind, reader.fps, overwrite=overwrite) as writer:
                 t0 = time.perf_counter()  # frame loop only (model start-up excluded)
-                ids = _run(reader, pictures, extractor, writer, total, smooth, smoothing,
+                ids = _run(reader, pictures, extractors, writer, total, smooth, smoothing,
                            progress)
                 seconds = time.perf_counter() - t0
                 meta = dict(source=str(src), source_frame_count=reader.frame_count,
@@ -91,6 +102,8 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
                             else None, processing={"seconds": round(seconds, 3),
                                                    "fps": round(writer.count / seconds, 2)},
                             **extractor.describe())
+                if len(extractors) > 1:
+                    meta["settings"]["detector_threads"] = len(extractors)
                 if seg:
                     meta["frames_source"] = str(images) if pictures is not None else "palette"
                     meta["class_ids"] = sorted(int(i) for i in ids)
@@ -99,7 +112,8 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
             if pictures is not None:
                 pictures.close()
             if own:
-                extractor.close()
+                for ex in extractors:
+                    ex.close()
 
 
 class _BackgroundWriter:
@@ -137,47 +151,55 @@ class _BackgroundWriter:
             raise self.error
 
 
-def _run(reader, pictures, extractor: Extractor, clip_writer: ClipWriter, total: int,
+def _run(reader, pictures, extractors: list[Extractor], clip_writer: ClipWriter, total: int,
          smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> set:
     """The frame loop. Returns the class ids seen (segmentation; empty otherwise)."""
     writer = _BackgroundWriter(clip_writer)
     try:
-        return _loop(reader, pictures, extractor, writer, total, smooth, smoothing, progress)
+        if extractors[0].has_keypoints:
+            _keypoint_loop(reader, extractors, writer, total, smooth, smoothing, progress)
+            return set()
+        return _map_loop(reader, pictures, extractors[0], writer, total, progress)
     finally:
         writer.finish()
 
 
-def _loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter, total: int,
-          smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> set:
-    smoother = (KeypointSmoother(reader.size[1], smoothing)
-                if smooth and extractor.has_keypoints else None)
+def _keypoint_loop(reader, extractors: list[Extractor], writer: _BackgroundWriter, total: int,
+                   smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> None:
+    """pose / face: detect (maybe on several threads) -> smooth -> render -> write."""
+    ex = extractors[0]
+    smoother = KeypointSmoother(reader.size[1], smoothing) if smooth else None
+    stream = detect_stream(itertools.islice(reader, total), extractors)
+    for i, (frame, keypoints, mask) in enumerate(stream):
+        if smoother is not None:
+            keypoints = smoother(keypoints, i / reader.fps)
+        semantic = ex.render(keypoints, (frame.shape[1], frame.shape[0]))
+        writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)
+        if progress is not None:
+            progress(i + 1, total)
+
+
+def _map_loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter, total: int,
+              progress: Progress | None) -> set:
+    """edges / segmentation: one map per frame. Returns the class ids seen (segmentation)."""
     pic_iter = iter(pictures) if pictures is not None else None
     ids_seen: set = set()
     preview = None
     if extractor.kind == "segmentation":  # palette views of the ids, for people to look at
         preview = writer.writer.tmp / "semantics_color"
         preview.mkdir()
-    for i, frame in enumerate(reader):
-        if i >= total:
-            break
-        if extractor.has_keypoints:
-            keypoints, mask = extractor.detect(frame)
-            if smoother is not None:
-                keypoints = smoother(keypoints, i / reader.fps)
-            semantic = extractor.render(keypoints, (frame.shape[1], frame.shape[0]))
-            writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)
-        else:
-            det = extractor(frame)
-            rgb = frame
-            if preview is not None:
-                ids_seen.update(np.unique(det.semantic).tolist())
-                view = colorize(det.semantic)
-                _save(preview / frame_name(i), view)
-                rgb = next(pic_iter) if pic_iter is not None else view
-                if rgb.shape[:2] != det.semantic.shape:
-                    raise UserError(f"{pictures.path}: frame size {rgb.shape[1]}x{rgb.shape[0]} "
-                                    f"differs from the label maps' {reader.size}")
-            writer.add(rgb, semantic=det.semantic, mask=det.mask)
+    for i, frame in enumerate(itertools.islice(reader, total)):
+        det = extractor(frame)
+        rgb = frame
+        if preview is not None:
+            ids_seen.update(np.unique(det.semantic).tolist())
+            view = colorize(det.semantic)
+            _save(preview / frame_name(i), view)
+            rgb = next(pic_iter) if pic_iter is not None else view
+            if rgb.shape[:2] != det.semantic.shape:
+                raise UserError(f"{pictures.path}: frame size {rgb.shape[1]}x{rgb.shape[0]} "
+                                f"differs from the label maps' {reader.size}")
+        writer.add(rgb, semantic=det.semantic, mask=det.mask)
         if progress is not None:
             progress(i + 1, total)
     return ids_seen
@@ -190,20 +212,21 @@ def _save(path: Path, arr: np.ndarray) -> None:
 
 def _worker(args: tuple) -> tuple[str, Path | None, str | None]:
     """Process-pool entry: returns (src, clip dir, error message or None)."""
-    src, out_dir, kind, smooth, overwrite, fps, queue, index, options = args
+    src, out_dir, kind, smooth, overwrite, fps, queue, index, options, threads = args
 
     def report(done: int, total: int) -> None:
         if queue is not None:
             queue.put((index, done, total))
-    return _one(src, out_dir, kind, smooth, overwrite, fps, report, options)
+    return _one(src, out_dir, kind, smooth, overwrite, fps, report, options, threads)
 
 
 def _one(src: str, out_dir, kind: str, smooth: bool, overwrite: bool, fps: float | None,
-         progress: Progress | None, options: dict | None = None,
+         progress: Progress | None, options: dict | None = None, threads: int = 1,
          ) -> tuple[str, Path | None, str | None]:
     try:
         return src, extract_clip(src, out_dir, kind, smooth, overwrite, fps=fps,
-                                 extractor_options=options, progress=progress), None
+                                 extractor_options=options, threads=threads,
+                                 progress=progress), None
     except UserError as exc:
         return src, None, str(exc)
 
@@ -214,7 +237,8 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
                  progress: Callable[[int, int, int], None] | None = None,
                  parallel: str = "threads", extractor_options: dict | None = None,
                  ) -> list[tuple[str, Path | None, str | None]]:
-    """Extract several inputs, `workers` at a time.
+    """Extract several inputs, `workers` at a time; with fewer inputs than workers, each input
+    gets `workers // len(sources)` detector threads (frames dealt round-robin).
 
     parallel: "threads" (default: mediapipe inference, video decoding and PNG encoding release
     the GIL, so threads use several cores without the ~2-3 s start-up of a new process that
@@ -231,12 +255,14 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
         return (lambda d, t: progress(i, d, t)) if progress else None
 
     if workers <= 1 or len(sources) == 1:
-        return [_one(s, out_dir, kind, smooth, overwrite, fps, cb(i), extractor_options)
-                for i, s in enumerate(sources)]
+        threads = max(1, workers) if len(sources) == 1 else 1
+        return [_one(s, out_dir, kind, smooth, overwrite, fps, cb(i), extractor_options,
+                     threads) for i, s in enumerate(sources)]
+    per_clip = max(1, workers // len(sources))
     if parallel == "threads":
         with ThreadPoolExecutor(max_workers=min(workers, len(sources))) as pool:
             futures = [pool.submit(_one, s, out_dir, kind, smooth, overwrite, fps, cb(i),
-                                   extractor_options) for i, s in enumerate(sources)]
+                                   extractor_options, per_clip) for i, s in enumerate(sources)]
             return [f.result() for f in futures]
     ctx = get_context("spawn")  # mediapipe graphs and progress threads don't survive fork
     manager = ctx.Manager() if progress else None
@@ -245,7 +271,7 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=ctx) as pool:
             futures = {pool.submit(_worker, (s, str(out_dir), kind, smooth, overwrite, fps, queue,
-                                             i, extractor_options)): i
+                                             i, extractor_options, per_clip)): i
                        for i, s in enumerate(sources)}
             pending = set(futures)
             while pending:
