@@ -28,6 +28,7 @@ from v2vtool.io.keypoints import main_person, read_jsonl, read_openpose_dir
 from v2vtool.metrics.common import MetricUnavailable, sha256_file
 from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
 from v2vtool.metrics.reconstruction import l1, psnr, ssim
+from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses
 from v2vtool.metrics.temporal import warp_error
 
 log = logging.getLogger(__name__)
@@ -115,33 +116,28 @@ def _take(it, n):
         yield x
 
 
-def driver_poses(path: Path, estimator_factory: Callable | None
-                 ) -> tuple[list[np.ndarray | None], tuple[int, int] | None]:
-    """The driving BODY_25 poses (per frame (25, 3) or None) and the pixel frame they live in.
+def driver_frames(path: Path, estimator_factory: Callable | None
+                  ) -> tuple[list, tuple[int, int] | None]:
+    """The driving keypoint Frames and the pixel frame (w, h) they live in (None: unknown).
 
     Clip dir -> its keypoints.jsonl; .jsonl -> read; folder of OpenPose *.json -> read;
-    a video -> the extract estimator (`estimator_factory()`)."""
-    def poses(frames):
-        out = []
-        for f in frames:
-            p = main_person(f)
-            out.append(None if p is None else np.asarray(p.pose, np.float32))
-        return out
+    a video -> the extract estimator (`estimator_factory()`, BODY_25 only)."""
+    from v2vtool.io.keypoints import Person
 
     if is_clip_dir(path):
         clip = Clip(path)
         if not clip.has_keypoints:
             raise MetricUnavailable(f"pose error skipped: {path} has no keypoints.jsonl")
-        return poses(clip.keypoints), clip.size
+        return clip.keypoints, clip.size
     if path.suffix == ".jsonl":
-        return poses(read_jsonl(path)), None
+        return read_jsonl(path), None
     if path.is_dir() and any(path.glob("*.json")):
-        return poses(read_openpose_dir(path)), None
+        return read_openpose_dir(path), None
     if estimator_factory is None:
         raise MetricUnavailable("pose error skipped: driver is a video and no pose estimator")
     est = estimator_factory()
     src = FrameSource(path, "driver")
-    return [est(f) for f in src], src.size
+    return [[] if p is None else [Person(pose=p)] for p in (est(f) for f in src)], src.size
 
 
 def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None = None,
@@ -247,13 +243,23 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
 
             est = get_pose_estimator(pose_estimator, keynet_dir)
             say("pose error")
-            drv, dsize = driver_poses(Path(driver), lambda: get_pose_estimator("extract"))
+            frames, dsize = driver_frames(Path(driver), lambda: get_pose_estimator("extract"))
             dsize = dsize or size
-            sx, sy = size[0] / dsize[0], size[1] / dsize[1]
-            if abs(sx - sy) > 0.02 * max(sx, sy):
-                rep.notes.append(f"driver frame {dsize} and generated {size} differ in aspect: "
-                                 "driving keypoints scaled per axis")
-            drv = [None if d is None else d * np.array([sx, sy, 1], np.float32) for d in drv]
+            side = find_sidecar(generated)
+            if side is not None:
+                drv, out_size, side_notes = synthesis_driving_poses(side, frames, dsize)
+                rep.notes += side_notes
+                if tuple(out_size) != tuple(size):
+                    s = np.array([size[0] / out_size[0], size[1] / out_size[1], 1], np.float32)
+                    drv = [None if d is None else d * s for d in drv]
+            else:
+                sx, sy = size[0] / dsize[0], size[1] / dsize[1]
+                rep.notes.append(f"no synthesis sidecar: driving keypoints scaled from {dsize} "
+                                 f"to {size} (assumes no crop / retargeting)")
+                drv = [None if main_person(f) is None else
+                       np.asarray(main_person(f).pose, np.float32) * np.array([sx, sy, 1],
+                                                                              np.float32)
+                       for f in frames]
             m = min(len(drv), gen.count)
             if len(drv) != gen.count:
                 rep.notes.append(f"driver has {len(drv)} pose frames, generated {gen.count}: "
