@@ -1,11 +1,12 @@
 """Extraction speed: frames/s of `v2v extract` for pose and face, 1 and 2 workers.
 
-    python benchmarks/extract.py [--copies 2] [--json out.json] [--kinds pose,face,pose-lite]
+    python benchmarks/extract.py [--copies 1] [--json out.json] [--kinds pose,face,pose-lite]
 
 Clips: tests/data/carphone_pristine.mp4 (176x144, 120 frames) and a 256x256 version of it
 (resized, 120 frames). Each measurement extracts `copies` copies of one clip (separate inputs)
-with `extract_many(..., workers=W)` (worker threads, as `v2v extract --workers W`; or
-`--parallel processes`) and reports:
+with `extract_many(..., workers=W)`, as `v2v extract --workers W` does: with one input, W
+detector threads share its frames; with several, inputs run side by side (threads, or
+`--parallel processes`). Reported:
 
   wall fps     all frames / wall-clock seconds, including process start-up and model loading
   loop fps     all frames / summed per-clip frame-loop seconds (meta.json "processing"):
@@ -106,7 +107,8 @@ def run_extract(kind: str, clip: Path, copies: int, workers: int, work: Path,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--copies", type=int, default=2, help="inputs per measurement")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="copies of the clip per measurement (separate inputs)")
     ap.add_argument("--kinds", default="pose,face,pose-lite")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--parallel", default="threads", choices=("threads", "processes"))

@@ -229,7 +229,7 @@ def test_cli_two_workers(data_dir, tmp_path, mode):
     src.mkdir()
     shutil.copy(data_dir / "no_person.mp4", src / "a.mp4")
     shutil.copy(data_dir / "with_audio.mp4", src / "b.mp4")
-    result = _run(src / "a.mp4", src / "b.mp4", "--kind", "edges", "--out", out,
+    result = _run(src, "--kind", "edges", "--out", out,  # a folder of videos
                   "--workers", "2", "--no-smooth", *mode)
     assert result.exit_code == 0, result.output
     assert len(Clip(out / "a")) == 12 and len(Clip(out / "b")) == 10

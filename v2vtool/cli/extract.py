@@ -23,22 +23,36 @@ class Kind(str, Enum):
     segmentation = "segmentation"
 
 
-HELP = """Extract semantic inputs (pose, face, edges, segmentation) from videos into clip dirs.
+HELP = (
+    "Extract semantic inputs (pose, face, edges, segmentation) from videos into clip dirs.\n\n"
+    "Each INPUT (a video: mp4/avi/mov/webm/mkv, a folder of PNG/JPG frames, or one image) "
+    "becomes OUT/<input stem>/; a folder of videos stands for each video in it. Every input "
+    "is checked before any work starts.\n\n"
+    "A clip dir has frames/, keypoints.jsonl (pose, face; OpenPose layout), semantics/, "
+    "masks/ (pose) and meta.json. Frames where nothing is detected are kept and counted.\n\n"
+    "[bold]Examples[/]\n\n"
+    "  v2v extract talking.mp4 --kind face --out clips/\n\n"
+    "  v2v extract dance1.mp4 dance2.mp4 --kind pose --out clips/ --workers 2\n\n"
+    "  v2v extract videos/ --kind pose --out clips/ --workers 2 --no-smooth\n\n"
+    "  v2v extract frames_dir/ --kind edges --out clips/ --fps 30\n\n"
+    "  v2v extract labels/ --kind segmentation --out clips/ --images leftImg8bit/\n"
+)
 
-Each INPUT (a video: mp4/avi/mov/webm/mkv, a folder of PNG/JPG frames, or one image) becomes
-OUT/<input stem>/ with frames/, keypoints.jsonl (pose, face), semantics/, masks/ (pose) and
-meta.json. Frames where nothing is detected are kept and counted.
 
-[bold]Examples[/]
+def _expand(inputs: list[Path]) -> list[Path]:
+    """A folder holding videos (and no PNG/JPG frames) stands for those videos."""
+    from v2vtool.io.video import IMAGE_EXTS, VIDEO_EXTS
 
-  v2v extract talking.mp4 --kind face --out clips/
-
-  v2v extract dance1.mp4 dance2.mp4 --kind pose --out clips/ --workers 2
-
-  v2v extract frames_dir/ --kind edges --out clips/ --fps 30
-
-  v2v extract labels/ --kind segmentation --out clips/ --images leftImg8bit/
-"""
+    out: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.is_file())
+            videos = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
+            if videos and not any(f.suffix.lower() in IMAGE_EXTS for f in files):
+                out.extend(videos)
+                continue
+        out.append(p)
+    return out
 
 
 def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: float | None,
@@ -89,6 +103,7 @@ def extract(
     out_created = not out.exists()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")
+    inputs = _expand(inputs)
     _validate(inputs, out, kind.value, overwrite, fps)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
