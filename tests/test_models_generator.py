@@ -217,3 +217,12 @@ def test_checkpoint_roundtrip(tmp_path):
     with torch.no_grad():
         a, b = gen(ex, es, sem), loaded.generator(ex, es, sem)
     assert torch.allclose(a.image, b.image, atol=1e-6)
+
+
+def test_finetune_parameters_exclude_flow_nets():
+    gen = make(tiny())
+    chosen = {id(p) for p in gen.finetune_parameters()}
+    assert not any(id(p) in chosen for p in gen.flow_prev.parameters())
+    assert not any(id(p) in chosen for p in gen.flow_ref.parameters())
+    assert all(id(p) in chosen for m in (gen.encoder, gen.attention, gen.weightgen, gen.blocks)
+               for p in m.parameters())

@@ -188,6 +188,13 @@ class FewShotGenerator(nn.Module):
         self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p, **fkw)
         self.flow_ref = FlowMaskNet(2 * c + 3, **fkw) if cfg.warp_ref else None
 
+    def finetune_parameters(self) -> list[nn.Parameter]:
+        """Parameters of E (E_F, E_A, E_P / style head) and H for test-time finetuning on the
+        examples; the flow / mask nets W, M stay fixed (paper Sec. 4)."""
+        frozen = {id(p) for m in (self.flow_prev, self.flow_ref) if m is not None
+                  for p in m.parameters()}
+        return [p for p in self.parameters() if id(p) not in frozen]
+
     # ------------------------------------------------------------------ examples
     def _check(self, name: str, x: torch.Tensor, dims: int, ch: int) -> None:
         if x.dim() != dims or x.shape[-3] != ch or tuple(x.shape[-2:]) != (self.cfg.height, self.cfg.width):
