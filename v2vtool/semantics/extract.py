@@ -70,14 +70,22 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
     target = output_dir(src, out_dir, name)
     seg = kind == "segmentation"
     reader = open_video(src, fps=fps, mode="ids" if seg else "rgb")
-    pictures = open_video(images, fps=reader.fps) if (seg and images is not None) else None
     if target.exists() and not overwrite:
         reader.close()
         raise UserError(f"{target}: output exists (use --overwrite to replace it)")
     total = reader.frame_count if max_frames is None else min(max_frames, reader.frame_count)
-    if pictures is not None and pictures.frame_count < total:
-        raise UserError(f"{images}: {pictures.frame_count} frames, fewer than the "
-                        f"{total} label maps of {src}")
+    pictures = None
+    if seg and images is not None:
+        try:
+            pictures = open_video(images, fps=reader.fps)
+        except UserError:
+            reader.close()
+            raise
+        if pictures.frame_count < total:
+            reader.close()
+            pictures.close()
+            raise UserError(f"{images}: {pictures.frame_count} frames, fewer than the "
+                            f"{total} label maps of {src}")
     own = extractor is None
     if not own and threads > 1:
         raise ValueError("threads > 1 builds its own extractors; don't pass `extractor`")
