@@ -9,6 +9,7 @@ Scores come from `v2vtool.benchmark.evaluate_generator` (held-out identities, ex
 include its baselines (copy, limb-warp) and the truth floor.
 
     ABL/cells/<variant>-n<N>/run/       the training run (train's run dir)
+    ABL/cells/<variant>-n<N>/trained.json when its training finished (resume only scores it)
     ABL/cells/<variant>-n<N>/result.json  written when the cell is finished (resume skips it)
     ABL/table.csv, table.json, k.png, train_size.png, variants.png
 
@@ -116,10 +117,18 @@ def run_cell(cell: Cell, base: Config, dataset: Path, ids: list[str], out: Path,
     cdir = out / "cells" / cell.name
     cdir.mkdir(parents=True, exist_ok=True)
     cfg = cell_config(base, cell.variant, ks)
-    t0 = time.perf_counter()
-    say(f"{cell.name}: training")
-    ckpt = _train_cell(cell, cfg, dataset, ids, cdir, steps, minutes, device)
-    t_train = time.perf_counter() - t0
+    trained = cdir / "trained.json"
+    if trained.is_file():  # trained earlier, scoring did not finish: score only
+        info = json.loads(trained.read_text())
+        ckpt, t_train = Path(info["checkpoint"]), float(info["train_seconds"])
+    else:
+        t0 = time.perf_counter()
+        say(f"{cell.name}: training")
+        ckpt = _train_cell(cell, cfg, dataset, ids, cdir, steps, minutes, device)
+        t_train = time.perf_counter() - t0
+        with atomic_path(trained) as tmp:
+            Path(tmp).write_text(json.dumps({"checkpoint": str(ckpt),
+                                             "train_seconds": round(t_train, 1)}))
     say(f"{cell.name}: evaluating")
     loaded = load_generator(ckpt, device)
     res = evaluate_generator(loaded.generator, loaded.config, dataset, list(ks), seed=seed,
