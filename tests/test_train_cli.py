@@ -85,7 +85,8 @@ def test_ddp_two_gloo_processes(synth_dataset, tmp_path):
     assert res.returncode == 0, res.stderr.decode()[-3000:]
     recs = read_metrics(run, "train")
     assert [r["step"] for r in recs] == [1, 2] and all(r["world_size"] == 2 for r in recs)
-    assert all(r["samples_s_total"] >= r["samples_s"] > 0 for r in recs)
+    assert all(r["samples_s_total"] == pytest.approx(sum(r["samples_s_per_rank"])) for r in recs)
+    assert all(len(r["samples_s_per_rank"]) == 2 and min(r["samples_s_per_rank"]) > 0 for r in recs)
     state = load_training_checkpoint(run).state
     assert state["step"] == 2 and state["sampler"]["world_size"] == 2
     assert json.loads((run / "run.json").read_text())["world_size"] == 2

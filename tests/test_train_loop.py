@@ -168,3 +168,21 @@ def test_minutes_budget_and_bf16_autocast(pose_set, tmp_path):
     rec = read_metrics(tmp_path / "run", "train")[-1]
     assert np.isfinite(rec["g_total"])
     assert json.loads((tmp_path / "run" / "run.json").read_text())["amp"] == "bf16"
+
+
+def test_restartable_run_dir(tmp_path):
+    from v2vtool.training.setup import _restartable
+
+    run = tmp_path / "run"
+    run.mkdir()
+    assert _restartable(run)
+    (run / "config.json").write_text("{}")
+    (run / "metrics.jsonl").write_text("")
+    (run / "checkpoints").mkdir()
+    assert _restartable(run)  # a run that died before its first checkpoint may start again
+    (run / "checkpoints" / "step-0000001").mkdir()
+    assert not _restartable(run)
+    other = tmp_path / "docs"
+    other.mkdir()
+    (other / "thesis.tex").write_text("x")
+    assert not _restartable(other)  # never train into an unrelated folder

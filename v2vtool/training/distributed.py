@@ -78,11 +78,13 @@ def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
         offset += n
 
 
-def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    if info.enabled:
-        values = values.clone()
-        dist.all_reduce(values)
-    return values
+def gather_floats(value: float, info: DistInfo, device: torch.device) -> list[float]:
+    """Every rank's `value`, in rank order (a one-element list without DDP)."""
+    if not info.enabled:
+        return [value]
+    out = [torch.zeros(1, device=device) for _ in range(info.world_size)]
+    dist.all_gather(out, torch.tensor([value], dtype=torch.float32, device=device))
+    return [float(t.item()) for t in out]
 
 
 def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:

@@ -350,14 +350,16 @@ class _Trainer:
                     # measured on log steps only: the all-reduce must happen on every rank
                     dt = max(1e-9, window_time)
                     speed = {"it_s": window_n / dt, "samples_s": window_samples / dt}
-                    speed["samples_s_total"] = float(ddp.all_reduce_sum(
-                        torch.tensor([speed["samples_s"]], device=self.dev), self.info)[0])
+                    per_rank = ddp.gather_floats(speed["samples_s"], self.info, self.dev)
+                    speed["samples_s_total"] = sum(per_rank)
+                    if self.info.enabled:
+                        speed["samples_s_per_rank"] = per_rank
                     window_time, window_n, window_samples = 0.0, 0, 0
                 if ok and (self.step % tc.log_every == 0 or self.step == self.total):
                     self.metrics.write({"type": "train", "step": self.step,
                                         "phase": schedule.phase(tc, self.step - 1),
                                         "seq_len": t, "k": k, **record,
-                                        **{k2: round(v, 4) for k2, v in speed.items()},
+                                        **speed,
                                         "world_size": self.info.world_size})
                 bar.update(task, completed=self.step, phase=schedule.phase(tc, self.step - 1),
                            seq_len=t, k=k, losses=format_losses(record) if ok else "skipped",

@@ -31,7 +31,7 @@ def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
     Every rank runs the checks (same filesystem, same verdict, so no rank is left waiting for
     one that failed) before rank 0 writes anything.
     """
-    if not resume and out.exists() and any(out.iterdir()):
+    if not resume and out.exists() and not _restartable(out):
         raise UserError(f"{out}: output directory is not empty (pass --resume to continue it, "
                         "or choose a new --out)")
     try:
@@ -47,7 +47,23 @@ def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
 
         dist.barrier()
     if info.is_main:
+        if not resume:
+            (out / "metrics.jsonl").unlink(missing_ok=True)  # a run that never checkpointed
         write_json(out / "config.json", cfg.to_dict())
+
+
+RUN_FILES = {"config.json", "run.json", "metrics.jsonl", "samples", "checkpoints"}
+
+
+def _restartable(out: Path) -> bool:
+    """Empty, or only what a run that never reached its first checkpoint leaves behind."""
+    entries = [p for p in out.iterdir() if not p.name.startswith(".write-test-")]
+    if not entries:
+        return True
+    if any(p.name not in RUN_FILES for p in entries):
+        return False
+    ckpts = out / "checkpoints"
+    return not (ckpts.is_dir() and any(ckpts.iterdir()))
 
 
 def run_metadata(trainer, n_train_clips: int) -> dict:
