@@ -49,6 +49,10 @@ def test_cli_end_to_end(synth_dataset, tmp_path):
     res = CliRunner().invoke(app, ["train", "--data", str(synth_dataset), "--out", str(run),
                                    "--steps", "1"])
     assert res.exit_code == 2 and "not empty" in res.output
+    # --data takes several dirs after one flag
+    res = CliRunner().invoke(app, ["train", "--data", str(synth_dataset), str(tmp_path / "x2"),
+                                   "--out", str(tmp_path / "r4"), "--steps", "1"])
+    assert res.exit_code == 2 and "x2: data directory not found" in res.output
 
 
 def _env():

@@ -103,7 +103,14 @@ def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> 
                 entries.append(_entry(path, c.get("identity")))
         elif split == "train":
             entries.extend(_entry(p, None) for p in _walk_clips(root))
-    return entries
+    seen: set[Path] = set()
+    unique = []
+    for e in entries:  # the same clip reached through two --data arguments counts once
+        key = e.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    return unique
 
 
 def _entry(path: Path, identity) -> ClipEntry:
