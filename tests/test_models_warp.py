@@ -42,3 +42,18 @@ def test_warp_backward_reaches_flow_and_image():
 def test_bad_shapes_raise():
     with pytest.raises(ValueError):
         warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 2, 8, 9))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_batched_conv2d_matches_per_sample_conv(k):
+    import torch.nn.functional as F
+
+    from v2vtool.models.layers import batched_conv2d
+
+    torch.manual_seed(0)
+    x, w, b = torch.rand(3, 4, 8, 8), torch.randn(3, 5, 4, k, k), torch.randn(3, 5)
+    out = batched_conv2d(x, w, b)
+    for i in range(3):
+        ref = F.conv2d(x[i:i + 1], w[i], b[i], padding=k // 2)
+        assert torch.allclose(out[i:i + 1], ref, atol=1e-5)
+    assert torch.allclose(batched_conv2d(x, w, None), out - b[:, :, None, None], atol=1e-5)

@@ -43,8 +43,12 @@ class ModulationBranch(nn.Module):
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
-    def forward(self, cond: torch.Tensor) -> torch.Tensor:
-        return self.head(F.relu(self.trunk(cond)))
+    def forward(self, cond: torch.Tensor, bias_offset: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = F.relu(self.trunk(cond))
+        if bias_offset is None:
+            return self.head(hidden)
+        return F.conv2d(hidden, self.head.weight, self.head.bias + bias_offset,
+                        padding=self.head.padding)
 
 
 class SpadeResBlock(nn.Module):
@@ -77,6 +81,9 @@ class SpadeResBlock(nn.Module):
         self.branch = None if adaptive else ModulationBranch(sem_ch, hidden, self.n_mod)
         self.combine = nn.ModuleList(ModulationBranch(4, hidden, self.n_mod, zero_head=True, head_kernel=1)
                                      for _ in range(n_combine))
+        # 1 on the gamma channels: modulation = (1 + gamma, beta), folded into the head bias
+        offset = torch.cat([torch.full((n,), float(i % 2 == 0)) for i, n in enumerate(self.split)])
+        self.register_buffer("gamma_offset", offset, persistent=False)
         self.adain = nn.Linear(adain_dim, self.n_mod) if adain_dim > 0 else None
         if self.adain is not None:
             nn.init.zeros_(self.adain.weight)
@@ -97,9 +104,9 @@ class SpadeResBlock(nn.Module):
             w_s = weights["theta_S"] * (1.0 / math.sqrt(self.sem_ch * k * k))
             p = F.relu(batched_conv2d(sem, w_s, weights["theta_S_bias"]))  # eq. 8
             w_gb = weights["theta_gb"] * (1.0 / math.sqrt(self.hidden * k * k))
-            mod = batched_conv2d(p, w_gb, weights["theta_gb_bias"])  # eq. 9, 10
+            mod = batched_conv2d(p, w_gb, weights["theta_gb_bias"] + self.gamma_offset)  # eq. 9, 10
         else:
-            mod = self.branch(sem)
+            mod = self.branch(sem, self.gamma_offset)
         for branch, cond in zip(self.combine, combine):
             if cond is not None:
                 mod = mod + branch(cond)
@@ -123,7 +130,7 @@ class SpadeResBlock(nn.Module):
             ada = torch.split(self.adain(style)[:, :, None, None], self.split, dim=1)
 
         def denorm(z: torch.Tensor, j: int) -> torch.Tensor:
-            out = z * (1 + parts[2 * j]) + parts[2 * j + 1]
+            out = torch.addcmul(parts[2 * j + 1], z, parts[2 * j])  # z * (1 + gamma) + beta
             if ada is not None:  # AdaIN after the SPADE norm (baseline)
                 out = instance_norm(out) * (1 + ada[2 * j]) + ada[2 * j + 1]
             return out
