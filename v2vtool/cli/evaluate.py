@@ -81,9 +81,10 @@ def evaluate(
                                                "6726825d.pth)."),
     lpips_backbone: Optional[Path] = typer.Option(None, "--lpips-backbone", help="torchvision "
                                                   "AlexNet weights (alexnet-owt-7be5be79.pth)."),
-    pose_estimator: str = typer.Option("extract", "--pose-estimator",
-                                       help="extract (mediapipe, real footage) or keynet "
-                                       "(benchmark keypoint net)."),
+    pose_estimator: str = typer.Option("auto", "--pose-estimator",
+                                       help="auto, extract (mediapipe, real footage) or keynet "
+                                       "(benchmark keypoint net; auto picks it for `v2v data "
+                                       "synth` drivers)."),
     reference_height: int = typer.Option(512, "--reference-height",
                                          help="Pose error is reported in pixels of frames this "
                                          "tall."),

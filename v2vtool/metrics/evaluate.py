@@ -28,7 +28,7 @@ from v2vtool.io.keypoints import main_person, read_jsonl, read_openpose_dir
 from v2vtool.metrics.common import MetricUnavailable, sha256_file
 from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
 from v2vtool.metrics.reconstruction import l1, psnr, ssim
-from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses
+from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses, synthesis_view
 from v2vtool.metrics.temporal import warp_error
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,12 @@ class FrameSource:
         with open_video(self.path) as r:
             yield from r
 
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. the synthesizer's crop
+
     def resized(self, size: tuple[int, int]) -> Iterator[np.ndarray]:
         for f in self:
+            if self.transform is not None:
+                f = self.transform(f)
             if (f.shape[1], f.shape[0]) != tuple(size):
                 f = cv2.resize(f, tuple(size), interpolation=cv2.INTER_AREA)
             yield f
@@ -144,7 +148,7 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
                    driver: str | os.PathLike | None = None,
                    fid_weights: str | os.PathLike | None = None,
                    lpips_backbone: str | os.PathLike | None = None,
-                   pose_estimator: str = "extract", keynet_dir: str | os.PathLike | None = None,
+                   pose_estimator: str = "auto", keynet_dir: str | os.PathLike | None = None,
                    reference_height: int = REFERENCE_HEIGHT, device: str = "cpu",
                    progress: Callable[[str], None] | None = None) -> EvaluationReport:
     """Compute every metric the inputs allow; list the others in `skipped` with the reason."""
@@ -162,6 +166,24 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
         rep.inputs["driver"] = {"path": str(dp), "sha256": hash_path(dp)}
         if is_clip_dir(dp) or dp.is_file() and dp.suffix != ".jsonl":
             drv_src = FrameSource(dp, "driver")
+    side = find_sidecar(generated)
+    drv_kp = None  # (frames, size) of the driver's keypoints, read once
+    if side is not None and driver is not None:
+        try:
+            drv_kp = driver_frames(Path(driver), None)
+            if drv_kp[1] is not None:
+                fit = synthesis_view(side, drv_kp[0], drv_kp[1])[0]
+                for src in (real_src, drv_src):
+                    if src is not None and tuple(src.size) == tuple(drv_kp[1]):
+                        src.transform = fit.image
+                        rep.notes.append(f"{src.role} frames cropped like the driver in "
+                                         "synthesis (sidecar)")
+        except MetricUnavailable:
+            drv_kp = None
+        if real_src is not None and (side.get("retarget") or {}).get("applied"):
+            rep.notes.append("synthesis retargeted the driver to the examples' body: frames "
+                             "rendered on the raw driver motion are not its exact target "
+                             "(synthesize without retargeting for a truth comparison)")
     n = gen.count
     if real_src is not None:
         rep.inputs["real"] = real_src.describe()
@@ -241,11 +263,18 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
         try:
             from v2vtool.metrics.estimators import get_pose_estimator
 
-            est = get_pose_estimator(pose_estimator, keynet_dir)
+            name = pose_estimator
+            if name == "auto":  # procedural benchmark clips -> keynet; real footage -> extract
+                dp = Path(driver)
+                synth = is_clip_dir(dp) and Clip(dp).meta.get("extractor") == "v2v-synth"
+                name = "keynet" if synth else "extract"
+                rep.notes.append(f"pose estimator: {name} (" + ("driver is a procedural "
+                                 "benchmark clip" if synth else "real footage") + ")")
+            est = get_pose_estimator(name, keynet_dir)
             say("pose error")
-            frames, dsize = driver_frames(Path(driver), lambda: get_pose_estimator("extract"))
+            frames, dsize = drv_kp or driver_frames(Path(driver),
+                                                    lambda: get_pose_estimator("extract"))
             dsize = dsize or size
-            side = find_sidecar(generated)
             if side is not None:
                 drv, out_size, side_notes = synthesis_driving_poses(side, frames, dsize)
                 rep.notes += side_notes

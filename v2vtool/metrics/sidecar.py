@@ -30,10 +30,9 @@ def find_sidecar(generated: str | os.PathLike) -> dict | None:
     return d if str(d.get("format", "")).startswith("v2v-synthesis/") else None
 
 
-def synthesis_driving_poses(sidecar: dict, driver_frames: list, driver_size: tuple[int, int]
-                            ) -> tuple[list[np.ndarray | None], tuple[int, int], list[str]]:
-    """Per driver frame the (25, 3) pose the model was driven with, in output pixels, the output
-    size (w, h), and notes. driver_frames: keypoint Frames in pixels of driver_size."""
+def synthesis_view(sidecar: dict, driver_frames: list, driver_size: tuple[int, int]):
+    """The synthesizer's driver -> model-frame mapping, rebuilt: (view, retarget mapper | None,
+    model size (w, h), output size (w, h), notes)."""
     from v2vtool.config import Config
     from v2vtool.semantics.retarget import fit_retarget, has_detection
     from v2vtool.synthesis.stream import REFERENCE_FRAMES, make_fit, prepare_examples
@@ -43,7 +42,7 @@ def synthesis_driving_poses(sidecar: dict, driver_frames: list, driver_size: tup
     size = (g.width, g.height)
     good = [[main_person(f)] for f in driver_frames if has_detection(g.kind, f)]
     fit = make_fit(g.kind, cfg.data, driver_size, size, good[:REFERENCE_FRAMES])
-    notes = [f"driving poses mapped like the synthesizer (model frame {size}, crop "
+    notes = [f"driver geometry mapped like the synthesizer (model frame {size}, crop "
              f"{cfg.data.crop})"]
     mapper = None
     if (sidecar.get("retarget") or {}).get("applied"):
@@ -57,10 +56,22 @@ def synthesis_driving_poses(sidecar: dict, driver_frames: list, driver_size: tup
         notes.append("driving poses retargeted to the examples' body, as in synthesis"
                      if mapper is not None else "retargeting could not be rebuilt")
     out_size = tuple((sidecar.get("output") or {}).get("size") or size)
+    return fit, mapper, size, out_size, notes
+
+
+def synthesis_driving_poses(sidecar: dict, driver_frames: list, driver_size: tuple[int, int]
+                            ) -> tuple[list[np.ndarray | None], tuple[int, int], list[str]]:
+    """Per driver frame the (25, 3) pose the model was driven with, in output pixels, the output
+    size (w, h), and notes. driver_frames: keypoint Frames in pixels of driver_size."""
+    from v2vtool.config import Config
+    from v2vtool.semantics.retarget import has_detection
+
+    kind = Config.from_dict(sidecar["config"]).generator.kind
+    fit, mapper, size, out_size, notes = synthesis_view(sidecar, driver_frames, driver_size)
     s = np.array([out_size[0] / size[0], out_size[1] / size[1], 1], np.float32)
     poses = []
     for f in driver_frames:
-        if not has_detection(g.kind, f):
+        if not has_detection(kind, f):
             poses.append(None)
             continue
         kp = fit.keypoints([main_person(f)])
