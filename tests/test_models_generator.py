@@ -116,6 +116,9 @@ def test_gradients_reach_generated_weights_attention_and_flow_nets():
     assert len(gen.weightgen.mlps) == 2
     for mlp in gen.weightgen.mlps:
         assert grad_norm(mlp.fc0) > 0 and grad_norm(mlp.fc1) > 0
+        # every generated tensor (theta_S, its bias, theta_gamma/beta, their bias) gets gradient
+        rows = torch.split(mlp.fc1.weight.grad, mlp.sizes, dim=0)
+        assert len(rows) == 4 and all(r.abs().sum() > 0 for r in rows), list(mlp.shapes)
     assert grad_norm(gen.attention.key_net) > 0 and grad_norm(gen.attention.query_net) > 0
     assert grad_norm(gen.encoder) > 0
     assert grad_norm(gen.flow_prev.mask_head) > 0 and grad_norm(gen.flow_prev.flow_head) > 0
