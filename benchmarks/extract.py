@@ -12,9 +12,9 @@ detector threads share its frames; with several, inputs run side by side (thread
   loop fps     all frames / summed per-clip frame-loop seconds (meta.json "processing"):
                steady-state speed per worker, model start-up excluded
   detect fps   the model alone on decoded frames in memory (no decode, render or PNG writes)
-  cpu ms/frame CPU time (user + system, all threads and worker processes) per frame: what a
-               frame costs regardless of how busy the shared machine is; 1000 / it is the
-               frames/s one free core would give
+  cpu ms/frame CPU time (user + system, all threads and worker processes) of the whole run
+               per frame, model start-up included: what a frame costs however busy the
+               shared machine is; 1000 / it is roughly the frames/s of one free core
 
 `pose` is mediapipe Holistic (body + hands + face mesh) + selfie segmentation (the default of
 `v2v extract --kind pose`); `pose-lite` is mediapipe Pose + selfie segmentation (no hands or
