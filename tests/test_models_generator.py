@@ -216,7 +216,7 @@ def test_checkpoint_roundtrip(tmp_path):
     gen = make(cfg.generator).eval()
     save_generator(tmp_path / "ckpt", cfg, gen)
     loaded = load_generator(tmp_path / "ckpt")
-    ex, es, sem = inputs(t=2)
+    ex, es, sem = inputs(b=1, t=2)
     with torch.no_grad():
         a, b = gen(ex, es, sem), loaded.generator(ex, es, sem)
     assert torch.allclose(a.image, b.image, atol=1e-6)

@@ -18,6 +18,9 @@ Appearance switches (paper Table 1): weightgen (ours: E_P generates the SPADE br
 of the finest ``n_adaptive_layers`` blocks), encoder (style vector -> H's input), concat (style
 vector broadcast + concatenated to every SPADE branch's semantic map), adain (AdaIN after each
 SPADE norm). Aggregation over K: attention (E_A) | average.
+The warped example (warp_ref) is the one with the largest summed attention; with average
+aggregation (no attention) the one whose pooled semantic map is closest (L1) to s_t; K = 1: e_1.
+``attention`` is None for K = 1 and for average aggregation.
 With ``n_prev_frames`` = P > 1 the flow net sees all P previous frames (images + semantics) and
 warps the most recent one; fewer than P given frames are padded by repeating the oldest.
 """
