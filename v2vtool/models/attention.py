@@ -58,7 +58,7 @@ class ExampleAttention(nn.Module):
         if query.shape[-2:] != (h, w):
             raise ValueError(f"query grid {tuple(query.shape[-2:])} != key grid {(h, w)}")
         n = h * w
-        dim = max(c, f + k)
+        dim = -(-max(c, f + k) // 8) * 8  # one head size, a multiple of 8 (fused GPU kernels)
         q = query.flatten(2).transpose(1, 2)  # (B, N, c)
         kk = keys.flatten(3).permute(0, 1, 3, 2).reshape(b, k * n, c)  # (B, K*N, c)
         onehot = torch.eye(k, device=keys.device, dtype=features.dtype)
