@@ -1,7 +1,8 @@
 """Training throughput of the `tiny` preset on this machine: it/s, samples/s, peak RSS, and
 the data pipeline's cost (sample loading, DIS flow on the fly vs loading a cached flow).
 
-    python benchmarks/train.py [--data DIR] [--size 64] [--steps 16] [--batch 4] [--json OUT]
+    python benchmarks/train.py [--data DIR] [--size 64] [--steps 16] [--batch 4] [--threads N]
+                               [--json OUT]
 
 Without --data a small procedural set (6 identities) is generated in a temp dir. Prints one
 JSON object on stdout (human summary on stderr). Numbers are measured, never estimated.
@@ -66,7 +67,7 @@ def _data_costs(data: Path, size: int, repeats: int = 12) -> dict:
     return {"sample_K2_T8_ms": res}
 
 
-def _train_speed(data: Path, size: int, steps: int, batch: int) -> dict:
+def _train_speed(data: Path, size: int, steps: int, batch: int, threads: int) -> dict:
     from v2vtool.config import apply_overrides, preset
     from v2vtool.training import train
     from v2vtool.training.runlog import read_metrics
@@ -76,6 +77,7 @@ def _train_speed(data: Path, size: int, steps: int, batch: int) -> dict:
         f"generator.height={size}", f"generator.width={size}", f"train.batch_size={batch}",
         "train.log_every=1", "train.sample_every=0", "train.val_every=0",
         "train.checkpoint_every=0", f"train.single_frame_steps={half}",
+        f"train.threads={threads}",
         f"train.seq_double_every={steps}", "train.seq_len_start=4"])
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -94,7 +96,8 @@ def _train_speed(data: Path, size: int, steps: int, batch: int) -> dict:
         sec = float(np.median(dts))
         speeds[f"T={t_len}"] = {"it_s": round(1 / sec, 3), "samples_s": round(batch / sec, 3),
                                 "frames_s": round(batch * t_len / sec, 3), "steps": len(dts)}
-    return {"steps": steps, "batch": batch, "size": size, "wall_s": round(wall, 2),
+    return {"steps": steps, "batch": batch, "size": size, "threads": threads or "default",
+            "wall_s": round(wall, 2),
             "by_seq_len": speeds}
 
 
@@ -104,6 +107,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=0, help="train.threads (0 = torch default)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     import torch
@@ -117,7 +121,8 @@ def main(argv=None) -> int:
                                     frames=24, size=args.size, seed=0, test_identities=2)
         result = {"torch_threads": torch.get_num_threads(), "flow": _flow_costs(),
                   "data": _data_costs(data, args.size),
-                  "train": _train_speed(data, args.size, args.steps, args.batch)}
+                  "train": _train_speed(data, args.size, args.steps, args.batch,
+                                           args.threads)}
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(result, indent=2)
     print(text)

@@ -21,7 +21,7 @@ TINY = ["generator.height=32", "generator.width=32", "generator.ngf=8", "generat
         "discriminator.ndf=8", "discriminator.n_layers=2", "train.batch_size=2", "train.k_max=2", "train.log_every=1",
         "train.single_frame_steps=2", "train.seq_double_every=1", "train.seq_len_start=2",
         "train.seq_len_max=3", "train.sample_every=0", "train.val_every=0",
-        "train.checkpoint_every=0", "data.example_window=4"]
+        "train.checkpoint_every=0", "data.example_window=4", "train.threads=1"]
 
 
 def tiny_config(kind: str = "pose", *extra: str):

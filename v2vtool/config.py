@@ -126,6 +126,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
     max_bad_steps: int = 5  # consecutive non-finite losses before giving up
+    threads: int = 0  # torch intra-op threads per process (0 = torch's default)
 
 
 @dataclass(frozen=True)

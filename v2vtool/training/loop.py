@@ -110,10 +110,12 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     if dev.type == "cuda" and info.enabled:
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
+    threads = torch.get_num_threads()
     try:
         return _Trainer(data_dirs, Path(out), config, steps, minutes, resume, dev, info,
                         stop_at, progress, console).run()
     finally:
+        torch.set_num_threads(threads)
         ddp.shutdown(info)
 
 
@@ -133,6 +135,8 @@ class _Trainer:
         if cfg.train.steps < 1:
             raise UserError("train.steps must be >= 1")
         self.cfg, self.total = cfg, cfg.train.steps
+        if cfg.train.threads > 0:  # restored by train() on the way out
+            torch.set_num_threads(cfg.train.threads)
         self.amp = cfg.train.amp
         if self.amp not in ("none", "bf16"):
             raise UserError(f"train.amp={self.amp!r} must be none or bf16")
