@@ -229,3 +229,22 @@ def test_finetune_parameters_exclude_flow_nets():
     assert not any(id(p) in chosen for p in gen.flow_ref.parameters())
     assert all(id(p) in chosen for m in (gen.encoder, gen.attention, gen.weightgen, gen.blocks)
                for p in m.parameters())
+
+
+def test_generator_fits_a_sample():
+    """A few Adam steps on L1 reduce the error a lot: the whole F is trainable end to end."""
+    import torch.nn.functional as F
+
+    gen = make(tiny(warp_ref=False), train=True)
+    ex, es, sem = inputs(b=2, k=1, t=1)
+    sem = F.avg_pool2d(sem.flatten(0, 1), 5, 1, 2).unflatten(0, (2, 1))
+    real = ((sem * 2 - 1)[:, :, [2, 0, 1]] + ex.mean(dim=(1, 3, 4))[:, None, :, None, None]).clamp(-1, 1)
+    opt = torch.optim.Adam(gen.parameters(), 1e-3, betas=(0.0, 0.999))
+    losses = []
+    for _ in range(40):
+        loss = F.l1_loss(gen(ex, es, sem).image, real)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
