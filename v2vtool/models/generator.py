@@ -86,7 +86,9 @@ class StepOutput:
     ref_flow: torch.Tensor | None = None  # w_e (B, 2, H, W): x_t <- e_ref
     ref_mask: torch.Tensor | None = None  # m_e (B, 1, H, W)
     warped_ref: torch.Tensor | None = None  # warp(e_ref, w_e) (B, 3, H, W)
-    attention: torch.Tensor | None = None  # (B, K, h, w), sums to 1 over K (K > 1, attention)
+    # (B, K, h, w) at 1/2**attention_downsample of s_t's grid (the CURRENT frame's coordinates):
+    # attention mass on example k at each query position; sums to 1 over K (K > 1, attention)
+    attention: torch.Tensor | None = None
     ref_index: torch.Tensor | None = None  # (B,) long: the warped (most-attended) example
 
 
