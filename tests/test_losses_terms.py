@@ -38,6 +38,7 @@ def test_l1_weighted():
     assert torch.isclose(l1_loss(a, b), torch.tensor(2.0))
     assert torch.isclose(l1_loss(a, b, w), torch.tensor(1.0))
     assert l1_loss(a, b, torch.zeros(1, 1, 4, 4)) == 0
+    assert torch.isclose(l1_loss(a, b, w.bool()), torch.tensor(1.0))  # bool / uint8 masks work
 
 
 def test_flow_warp_mask_losses():

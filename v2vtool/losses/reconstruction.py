@@ -10,5 +10,5 @@ def l1_loss(fake: torch.Tensor, real: torch.Tensor, weight: torch.Tensor | None 
     diff = (fake - real).abs()
     if weight is None:
         return diff.mean()
-    weight = weight.expand_as(diff)
+    weight = weight.to(diff.dtype).expand_as(diff)
     return (diff * weight).sum() / weight.sum().clamp(min=1.0)

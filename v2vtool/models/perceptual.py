@@ -130,5 +130,6 @@ def vgg_input_size_ok(x: torch.Tensor) -> bool:
     return min(x.shape[-2:]) >= 16
 
 
-__all__ = ["VGG19Features", "load_vgg19", "vgg19_status", "find_vgg19_weights",
-           "default_vgg19_path", "LAYER_WEIGHTS"]
+__all__ = ["VGG19Features", "build_vgg19_features", "load_vgg19", "vgg19_status",
+           "find_vgg19_weights", "default_vgg19_path", "vgg_input_size_ok", "LAYERS",
+           "LAYER_WEIGHTS"]
