@@ -9,10 +9,13 @@ flow in pixels of the training resolution, (2, H, W) as (dx, dy).
 
 On the fly, not cached: computed on the *augmented* frames at the training resolution, so it
 always agrees with the crop / flip / resize of the sample and nothing is written into the data
-dirs. Measured on this machine (2 cores, DIS preset MEDIUM, per frame pair): 0.2 ms at 64x64,
-0.6 ms at 128x128, 4.0 ms at 256x512 — versus 0.05 / 0.1 / 0.5 ms to load a cached float16
-.npy of the same size, while loading the PNG frame itself costs 0.1 / 0.3 / 2.7 ms; a cache
-would also have to be resampled through each sample's crop/flip. See benchmarks/train.py.
+dirs. Measured on the shared 2-core dev machine (per frame pair, DIS preset MEDIUM, with the
+confidence mask; `python benchmarks/train.py`): 0.3 ms at 64x64, 1.2 ms at 128x128, 10-18 ms
+at 256x512, versus 0.06 / 0.1-0.5 / 0.5-1.4 ms to load a cached float16 .npy of the same
+size. At 64 px a K=2, T=8 training sample costs 14.0 ms without flow and 18.7 ms with it,
+against ~900 ms for a T=4 training step: the cache would save nothing measurable. At 256x512
+the ~7 x 10-18 ms per T=8 sample is spread over DataLoader workers; a cache would also have
+to be resampled through each sample's crop / flip (and invalidated with the frames).
 """
 from __future__ import annotations
 
