@@ -51,9 +51,14 @@ class MetricsLog:
         if not self.enabled:
             return
         record = {"time": round(time.time(), 3), **_clean(record)}
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
+        try:
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+                fh.flush()
+        except OSError as exc:
+            from v2vtool.errors import UserError
+
+            raise UserError(f"{self.path}: could not write ({exc.strerror or exc})") from None
 
 
 def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:

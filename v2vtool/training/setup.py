@@ -49,7 +49,11 @@ def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
     if info.is_main:
         if not resume:
             (out / "metrics.jsonl").unlink(missing_ok=True)  # a run that never checkpointed
-        write_json(out / "config.json", cfg.to_dict())
+        try:
+            write_json(out / "config.json", cfg.to_dict())
+        except OSError as exc:
+            raise UserError(f"{out / 'config.json'}: could not write ({exc.strerror or exc})") \
+                from None
 
 
 RUN_FILES = {"config.json", "run.json", "metrics.jsonl", "samples", "checkpoints"}
