@@ -192,3 +192,24 @@ def test_flow_estimator_recovers_shift():
     assert conf.mean() > 0.8
     err = np.abs(warp_numpy(a, flow).astype(float) - b)[8:-8, 8:-8].mean()
     assert err < 6
+
+
+def test_workers_give_the_same_batches(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from v2vtool.training.loop import _worker_init
+
+    for i in range(3):
+        make_clip(tmp_path / f"c{i}", "pose", n=8, size=32, seed=i)
+    ds = FewShotDataset(find_clips([tmp_path]), GeneratorConfig(height=32, width=32),
+                        DataConfig())
+    batches = []
+    for workers in (0, 2):
+        sampler = FewShotBatchSampler(len(ds), 2, 2, lambda s: 1 + s, seed=3, end_step=3)
+        loader = DataLoader(ds, batch_sampler=sampler, num_workers=workers,
+                            worker_init_fn=_worker_init)
+        batches.append(list(loader))
+    for a, b in zip(*batches):
+        assert a["images"].shape[1] == b["images"].shape[1]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [b["images"].shape[1] for b in batches[1]] == [1, 2, 3]
