@@ -13,6 +13,7 @@ COMMANDS: tuple[str, ...] = (
     "data",
     "synthesize",
     "ablate",
+    "demo",
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")
