@@ -193,9 +193,9 @@ def run_ablation(data: str | os.PathLike, out: str | os.PathLike, ks: Sequence[i
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise UserError(f"--variants: unknown {', '.join(bad)} (choose from {', '.join(VARIANTS)})")
-    if budget_minutes is None and steps is None:
-        raise UserError("give a training budget: --budget-minutes M and/or --steps N")
     base = config or preset("tiny")
+    if budget_minutes is None and steps is None:
+        steps = base.train.steps  # the preset's schedule length, the same for every cell
     if base.generator.kind != "pose":
         raise UserError("ablation runs on the procedural pose benchmark: the preset must be pose")
     ids = train_identities(data, seed)
