@@ -80,3 +80,16 @@ def test_shipped_checkpoint_matches_the_code():
     assert all(fresh[k].shape == got[k].shape for k in fresh)
     size = sum(p.stat().st_size for p in DEFAULT_WEIGHTS.glob("*.safetensors"))
     assert size <= 25 * 2**20
+
+
+def test_evaluate_refuses_a_side_by_side_panel_video(tmp_path, small_checkpoint):
+    examples = _short_examples(tmp_path / "examples", frames=4)
+    out = tmp_path / "sbs.mp4"
+    res = CliRunner().invoke(app, ["synthesize", "--examples", str(examples / "target_front.png"),
+                                   "--driver", str(examples / "driver"), "--out", str(out),
+                                   "--checkpoint", str(small_checkpoint), "--side-by-side",
+                                   "--no-retarget"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["evaluate", "--generated", str(out), "--real",
+                                   str(examples / "truth")])
+    assert res.exit_code == 2 and "side-by-side" in res.output

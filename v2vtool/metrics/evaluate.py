@@ -167,6 +167,9 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
         if is_clip_dir(dp) or dp.is_file() and dp.suffix != ".jsonl":
             drv_src = FrameSource(dp, "driver")
     side = find_sidecar(generated)
+    if side is not None and (side.get("output") or {}).get("side_by_side"):
+        raise UserError(f"{generated}: a --side-by-side panel video (per its sidecar); score "
+                        "the plain output of `v2v synthesize` instead")
     drv_kp = None  # (frames, size) of the driver's keypoints, read once
     if side is not None and driver is not None:
         try:
