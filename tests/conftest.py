@@ -3,9 +3,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import pytest
+import torch
+
+from v2vtool.config import apply_overrides, preset
+from v2vtool.models.generator import FewShotGenerator
+from v2vtool.training.checkpoint import save_generator
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models on a 2-core box: one intra-op thread is faster and steadier than two
+    (oversubscription is 5-15x slower when anything else runs)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +40,31 @@ def synth_dataset(tmp_path_factory) -> Path:
     generate_dataset(out, identities=6, clips_per_identity=2, frames=24, size=64, seed=0,
                      test_identities=2)
     return out
+
+
+# Tiny generator checkpoints made here (no trained model needed): synthesis / evaluation tests.
+SMALL = ["generator.height=64", "generator.width=64", "generator.ngf=8",
+         "generator.n_downsample=3", "generator.max_channels=32", "generator.flow_ngf=8",
+         "generator.flow_n_blocks=1", "generator.flow_max_channels=32",
+         "generator.attention_channels=8", "generator.spade_hidden=16",
+         "generator.weightgen_hidden=16"]
+
+
+
+def make_checkpoint(path: Path, kind: str = "pose", extra: tuple[str, ...] = ()) -> Path:
+    cfg = apply_overrides(preset("tiny"), SMALL + [f"generator.kind={kind}", *extra])
+    torch.manual_seed(0)
+    return save_generator(path, cfg, FewShotGenerator(cfg.generator))
+
+
+@pytest.fixture(scope="session")
+def pose_ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "pose")
+
+
+@pytest.fixture(scope="session")
+def heldout_clip(synth_dataset) -> Path:
+    """A held-out identity's clip (24 frames, 64 px, pose) from the procedural dataset."""
+    manifest = json.loads((synth_dataset / "manifest.json").read_text())
+    entry = next(c for c in manifest["clips"] if c["split"] == "test")
+    return synth_dataset / entry["path"]

@@ -4,17 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
-import pytest
-import torch
 from typer.testing import CliRunner
 
-
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_plan_cells_clips_sizes():
@@ -25,7 +16,7 @@ def test_plan_cells_clips_sizes():
     assert notes and "using 4" in notes[0]
 
 
-def test_ablate_micro_grid_resumes(synth_dataset, tmp_path, one_thread, monkeypatch):
+def test_ablate_micro_grid_resumes(synth_dataset, tmp_path, monkeypatch):
     import v2vtool.ablation as abl
     import v2vtool.cli.ablate  # noqa: F401
     from v2vtool.cli.app import app

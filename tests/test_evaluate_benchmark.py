@@ -12,14 +12,6 @@ from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import main_person
 
 
-@pytest.fixture
-def one_thread():
-    """The box is shared: a single intra-op thread is much faster than oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
@@ -74,7 +66,7 @@ def test_limb_warp_identity_pose(synth_dataset):
     assert psnr(same, img) > psnr(other, img)
 
 
-def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet, one_thread):
+def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
     from v2vtool.benchmark import evaluate_generator
     from v2vtool.training.checkpoint import load_generator
 
@@ -96,7 +88,7 @@ def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet, one_thread):
     assert rows[("copy", 1)]["psnr"] < 100
 
 
-def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, one_thread, monkeypatch):
+def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypatch):
     import v2vtool.cli.evaluate  # noqa: F401
     from v2vtool.cli.app import app
     from v2vtool.metrics import keypoint_net
@@ -116,7 +108,7 @@ def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, one_thre
     assert r.exit_code == 2 and "--k" in r.output
 
 
-def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, one_thread,
+def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path,
                                     monkeypatch):
     """`v2v evaluate` on a `synthesize` output: reconstruction against the identity rendered on
     the driver's motion, temporal figures, and pose error with the keynet (auto for synth

@@ -16,14 +16,6 @@ from v2vtool.metrics import fid as fidm
 from v2vtool.metrics import perceptual
 
 
-@pytest.fixture
-def one_thread():
-    """The box is shared: a single intra-op thread is much faster than oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _frames(n=5, size=64, noise=0, seed=0):
     rng = np.random.default_rng(seed)
@@ -72,7 +64,7 @@ def test_evaluate_unavailable_fid_and_lpips(tmp_path, no_weights):
     assert len(rep["inputs"]["generated"]["sha256"]) == 64 and "torch" in rep["versions"]
 
 
-def test_evaluate_fid_with_weights_and_pose_from_jsonl(tmp_path, monkeypatch, one_thread):
+def test_evaluate_fid_with_weights_and_pose_from_jsonl(tmp_path, monkeypatch):
     real = _write_dir(tmp_path / "real", _frames())
     gen = _write_dir(tmp_path / "gen", _frames())
     w = tmp_path / fidm.FID_WEIGHTS_FILE

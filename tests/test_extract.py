@@ -1,7 +1,6 @@
 """Extraction on real media (carphone, astronaut), the clip dirs it writes, and `v2v extract`."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np

@@ -10,14 +10,6 @@ from v2vtool.metrics import fid as fidm
 from v2vtool.metrics import perceptual
 
 
-@pytest.fixture
-def one_thread():
-    """The box is shared: a single intra-op thread is much faster than oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _img(seed=0, h=48, w=64):
     rng = np.random.default_rng(seed)
@@ -106,7 +98,7 @@ def fid_weights(tmp_path_factory):
     return path
 
 
-def test_fid_with_test_made_weights(fid_weights, one_thread):
+def test_fid_with_test_made_weights(fid_weights):
     model = fidm.load_fid_model(fid_weights)
     assert model.weights_path == fid_weights and not model.official
     real = [_img(i, 64, 64) for i in range(6)]
@@ -149,7 +141,7 @@ def test_lpips_unavailable_or_loaded(monkeypatch):
         perceptual.load_lpips("alex")
 
 
-def test_lpips_with_local_backbone(tmp_path, one_thread):
+def test_lpips_with_local_backbone(tmp_path):
     import torchvision
     torch.manual_seed(0)
     path = tmp_path / "alexnet-owt-7be5be79.pth"

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -14,27 +13,19 @@ from v2vtool.cli import app
 from v2vtool.io.clipdir import ClipWriter
 from v2vtool.io.keypoints import Person
 
-from tests.test_synth_pipeline import make_checkpoint, pose_ckpt, test_clip  # noqa: F401
 
 runner = CliRunner()
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def run(*args: str):
     return runner.invoke(app, ["synthesize", *map(str, args)])
 
 
-def test_cli_multi_value_examples(pose_ckpt, test_clip, tmp_path):  # noqa: F811
+def test_cli_multi_value_examples(pose_ckpt, heldout_clip, tmp_path):  # noqa: F811
     out = tmp_path / "o.mp4"
-    res = run("--examples", f"{test_clip}:0", f"{test_clip}:4", f"{test_clip}:8",
-              "--driver", test_clip, "--out", out, "--checkpoint", pose_ckpt,
+    res = run("--examples", f"{heldout_clip}:0", f"{heldout_clip}:4", f"{heldout_clip}:8",
+              "--driver", heldout_clip, "--out", out, "--checkpoint", pose_ckpt,
               "--attention-maps", tmp_path / "att.mp4", "--no-retarget", "--seed", "3",
               "--device", "cpu")
     assert res.exit_code == 0, res.output
@@ -89,8 +80,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cli_bad_input(case, pose_ckpt, test_clip, face_clip, bad_files, tmp_path):  # noqa: F811
-    args, needle = CASES[case](test_clip, bad_files, face_clip)
+def test_cli_bad_input(case, pose_ckpt, heldout_clip, face_clip, bad_files, tmp_path):  # noqa: F811
+    args, needle = CASES[case](heldout_clip, bad_files, face_clip)
     out = tmp_path / "out.mp4"
     res = run(*args, "--out", out, "--checkpoint", pose_ckpt)
     assert res.exit_code == 2, res.output
@@ -100,11 +91,11 @@ def test_cli_bad_input(case, pose_ckpt, test_clip, face_clip, bad_files, tmp_pat
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 
-def test_cli_bad_checkpoint_and_output(test_clip, tmp_path):  # noqa: F811
-    res = run("--examples", f"{test_clip}:0", "--driver", test_clip, "--out", tmp_path / "o.mp4",
+def test_cli_bad_checkpoint_and_output(heldout_clip, tmp_path):  # noqa: F811
+    res = run("--examples", f"{heldout_clip}:0", "--driver", heldout_clip, "--out", tmp_path / "o.mp4",
               "--checkpoint", tmp_path / "nockpt")
     assert res.exit_code == 2 and "checkpoint not found" in res.output
-    res = run("--examples", f"{test_clip}:0", "--driver", test_clip, "--out", tmp_path / "o.avi",
+    res = run("--examples", f"{heldout_clip}:0", "--driver", heldout_clip, "--out", tmp_path / "o.avi",
               "--checkpoint", tmp_path / "nockpt")
     assert res.exit_code == 2 and ".mp4" in res.output
     assert not list(tmp_path.iterdir())

@@ -9,49 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from v2vtool.config import apply_overrides, preset
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import write_jsonl
 from v2vtool.io.video import open_video, read_frames
-from v2vtool.models.generator import FewShotGenerator
 from v2vtool.synthesis import iter_synthesis, synthesize
 from v2vtool.synthesis.finetune import finetune_on_examples, frozen_modules
-from v2vtool.training.checkpoint import load_generator, save_generator
+from v2vtool.training.checkpoint import load_generator
 
-SMALL = ["generator.height=64", "generator.width=64", "generator.ngf=8",
-         "generator.n_downsample=3", "generator.max_channels=32", "generator.flow_ngf=8",
-         "generator.flow_n_blocks=1", "generator.flow_max_channels=32",
-         "generator.attention_channels=8", "generator.spade_hidden=16",
-         "generator.weightgen_hidden=16"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared 2-core box: one intra-op thread is faster and steadier."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def make_checkpoint(path: Path, kind: str = "pose", extra: tuple[str, ...] = ()) -> Path:
-    cfg = apply_overrides(preset("tiny"), SMALL + [f"generator.kind={kind}", *extra])
-    torch.manual_seed(0)
-    return save_generator(path, cfg, FewShotGenerator(cfg.generator))
-
-
-@pytest.fixture(scope="session")
-def pose_ckpt(tmp_path_factory) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "pose")
-
-
-@pytest.fixture(scope="session")
-def test_clip(synth_dataset) -> Path:
-    """A held-out identity's clip (24 frames, 64 px, pose) from the procedural dataset."""
-    manifest = json.loads((synth_dataset / "manifest.json").read_text())
-    entry = next(c for c in manifest["clips"] if c["split"] == "test")
-    return synth_dataset / entry["path"]
-
+from tests.conftest import make_checkpoint
 
 def video_info(path: Path) -> tuple[int, float, tuple[int, int]]:
     with open_video(path) as r:
@@ -60,17 +25,17 @@ def video_info(path: Path) -> tuple[int, float, tuple[int, int]]:
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_clip_driver_end_to_end(pose_ckpt, test_clip, synth_dataset, tmp_path, k):
+def test_clip_driver_end_to_end(pose_ckpt, heldout_clip, synth_dataset, tmp_path, k):
     manifest = json.loads((synth_dataset / "manifest.json").read_text())
     other = next(c for c in manifest["clips"] if c["split"] == "test"
-                 and synth_dataset / c["path"] != test_clip)
+                 and synth_dataset / c["path"] != heldout_clip)
     examples = [f"{synth_dataset / other['path']}:" + ",".join(str(i) for i in range(0, 3 * k, 3))]
     out = tmp_path / "out.mp4"
     seen = []
-    res = synthesize(examples, test_clip, out, checkpoint=pose_ckpt, attention_maps=tmp_path
+    res = synthesize(examples, heldout_clip, out, checkpoint=pose_ckpt, attention_maps=tmp_path
                      / "att", frames_dir=tmp_path / "frames", device="cpu",
                      progress=lambda d, t, f: seen.append((d, t)))
-    clip = Clip(test_clip)
+    clip = Clip(heldout_clip)
     n, fps, size = video_info(out)
     assert (n, fps, size) == (len(clip), clip.fps, (64, 64))
     assert res.frames == len(clip) and res.k == k and res.retargeted
@@ -90,22 +55,22 @@ def test_clip_driver_end_to_end(pose_ckpt, test_clip, synth_dataset, tmp_path, k
     assert side["v2vtool_version"] and side["driver"]["fps"] == clip.fps
 
 
-def test_side_by_side_and_size(pose_ckpt, test_clip, tmp_path):
+def test_side_by_side_and_size(pose_ckpt, heldout_clip, tmp_path):
     out = tmp_path / "sbs.mp4"
-    synthesize([f"{test_clip}:0"], test_clip, out, checkpoint=pose_ckpt, side_by_side=True,
+    synthesize([f"{heldout_clip}:0"], heldout_clip, out, checkpoint=pose_ckpt, side_by_side=True,
                size=(96, 64), device="cpu")
     n, _, size = video_info(out)
-    assert n == len(Clip(test_clip)) and size == (3 * 96, 64)
+    assert n == len(Clip(heldout_clip)) and size == (3 * 96, 64)
     first = read_frames(out, limit=1)[0]
     assert first[:, :96].mean() < first[:, 96:192].mean()  # a skeleton on black | the example
 
 
-def test_keypoint_driver_with_gaps_and_no_retarget(pose_ckpt, test_clip, tmp_path):
-    frames = Clip(test_clip).keypoints
+def test_keypoint_driver_with_gaps_and_no_retarget(pose_ckpt, heldout_clip, tmp_path):
+    frames = Clip(heldout_clip).keypoints
     frames = [[]] + frames[1:5] + [[], []] + frames[7:]
     write_jsonl(tmp_path / "kp.jsonl", frames)
     out = tmp_path / "o.mp4"
-    res = synthesize([f"{test_clip}:0"], tmp_path / "kp.jsonl", out, checkpoint=pose_ckpt,
+    res = synthesize([f"{heldout_clip}:0"], tmp_path / "kp.jsonl", out, checkpoint=pose_ckpt,
                      retarget=False, device="cpu", driver_fps=12.5)
     assert res.held_frames == 3 and not res.retargeted
     side = json.loads(out.with_suffix(".json").read_text())
@@ -113,13 +78,13 @@ def test_keypoint_driver_with_gaps_and_no_retarget(pose_ckpt, test_clip, tmp_pat
     assert video_info(out)[:2] == (len(frames), 12.5)
 
 
-def test_openpose_folder_driver(pose_ckpt, test_clip, tmp_path):
+def test_openpose_folder_driver(pose_ckpt, heldout_clip, tmp_path):
     from v2vtool.io.keypoints import write_openpose_json
 
-    frames = Clip(test_clip).keypoints[:6]
+    frames = Clip(heldout_clip).keypoints[:6]
     for i, f in enumerate(frames):
         write_openpose_json(tmp_path / "op" / f"clip_{i:012d}_keypoints.json", f)
-    res = synthesize([f"{test_clip}:0"], tmp_path / "op", tmp_path / "o.mp4",
+    res = synthesize([f"{heldout_clip}:0"], tmp_path / "op", tmp_path / "o.mp4",
                      checkpoint=pose_ckpt, device="cpu")
     assert video_info(tmp_path / "o.mp4")[:2] == (6, 30.0) and res.frames == 6
     side = json.loads((tmp_path / "o.json").read_text())
@@ -156,13 +121,13 @@ def test_video_driver_audio_copied(tmp_path, data_dir):
     assert json.loads(out.with_suffix(".json").read_text())["driver"]["audio_copied"]
 
 
-def test_finetune_updates_only_e_and_h(pose_ckpt, test_clip):
+def test_finetune_updates_only_e_and_h(pose_ckpt, heldout_clip):
     loaded = load_generator(pose_ckpt)
     g = loaded.generator
     names = {n for n, _ in frozen_modules(g)}
     assert names == {"flow_prev", "flow_ref"}
     before = {k: v.clone() for k, v in g.state_dict().items()}
-    clip = Clip(test_clip)
+    clip = Clip(heldout_clip)
     from v2vtool.synthesis.stream import prepare_examples
     ex = prepare_examples(loaded.config.generator, [clip.frame(0), clip.frame(6)],
                           [clip.keypoints[0], clip.keypoints[6]])
@@ -183,12 +148,12 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def test_streaming_bounded_memory_and_lazy_driver(tmp_path, test_clip):
+def test_streaming_bounded_memory_and_lazy_driver(tmp_path, heldout_clip):
     """~1000-frame keypoint driver: the driver is pulled lazily and RSS stays flat."""
     ckpt = make_checkpoint(tmp_path / "c32", "pose", ("generator.height=32",
                                                       "generator.width=32"))
     loaded = load_generator(ckpt)
-    clip = Clip(test_clip)
+    clip = Clip(heldout_clip)
     kps = clip.keypoints
     pulled = []
 

@@ -20,7 +20,6 @@ the data an uninterrupted run would have seen, with any number of DataLoader wor
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from v2vtool.config import DataConfig, GeneratorConfig
 from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
 from v2vtool.data.flow import FlowEstimator, sequence_flow
 from v2vtool.errors import UserError
-from v2vtool.io.clipdir import Clip, is_clip_dir
+from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
 from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
 
 log = logging.getLogger(__name__)
@@ -54,16 +53,6 @@ class ClipEntry:
     kind: str
     length: int
     identity: str | None = None
-
-
-def _load_manifest(root: Path) -> dict | None:
-    path = root / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _walk_clips(root: Path) -> list[Path]:
@@ -92,7 +81,7 @@ def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> 
         if not root.is_dir():
             raise UserError(f"{root}: not a directory (expected clip dirs from `v2v extract`, "
                             "`v2v data synth` or `v2v data import`)")
-        manifest = _load_manifest(root)
+        manifest = read_dataset_manifest(root)
         if manifest is not None and "clips" in manifest:
             for c in manifest["clips"]:
                 if c.get("split", "train") != split:

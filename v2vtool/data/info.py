@@ -7,13 +7,12 @@ split, detection rates, views).
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
 from v2vtool.errors import UserError
-from v2vtool.io.clipdir import Clip, is_clip_dir
+from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
 
 MAX_DEPTH = 3
 
@@ -29,23 +28,13 @@ def find_clip_dirs(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
     return found
 
 
-def _manifest(root: Path) -> dict | None:
-    path = root / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-
-
 def dataset_info(path: str | os.PathLike) -> dict:
     root = Path(path)
     if not root.exists():
         raise UserError(f"{root}: not found")
     if not root.is_dir():
         raise UserError(f"{root}: not a directory (expected a clip dir or a dataset folder)")
-    manifest = _manifest(root)
+    manifest = read_dataset_manifest(root)
     dirs = find_clip_dirs(root)
     if not dirs:
         raise UserError(f"{root}: no clip directories (meta.json + frames/) found")

@@ -51,6 +51,17 @@ def _read_png(path: Path, mode: str) -> np.ndarray:
         raise UserError(f"{path}: unreadable image ({exc})") from None
 
 
+def read_dataset_manifest(root: str | os.PathLike) -> dict | None:
+    """`root/manifest.json` of a dataset (data synth / data import), or None when absent."""
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
 class Clip:
     """Read access to a clip directory (random access, nothing loaded up front)."""
 

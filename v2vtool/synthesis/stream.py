@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-import cv2
 import numpy as np
 import torch
 from torch.nn.utils import parametrize

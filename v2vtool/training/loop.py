@@ -330,7 +330,7 @@ class _Trainer:
             persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None)
 
     def run(self) -> Path:
-        cfg, tc = self.cfg, self.cfg.train
+        tc = self.cfg.train
         if self.step >= self.total:
             return self.save()
         t_start = time.time()
