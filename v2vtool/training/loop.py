@@ -34,6 +34,7 @@ from v2vtool.training import distributed as ddp
 from v2vtool.training import schedule
 from v2vtool.training.ema import EMA
 from v2vtool.training.gan import GanPieces
+from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
 from v2vtool.training.setup import prepare_run, resolve_device, run_metadata, write_run_meta
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
@@ -416,6 +417,7 @@ class _Trainer:
                 raw = self.validator(self.G)
                 res.update(raw_l1=raw["l1"], raw_psnr=raw["psnr"])
         self.metrics.write({"type": "val", "step": self.step, "ema": self.ema is not None, **res})
+        plot_validation(self.out)
         if self.progress_on:
             (self.console or Console(stderr=True)).print(
                 f"[dim]step {self.step} val[/]: L1 {res['l1']:.4f} PSNR {res['psnr']:.2f} dB "
