@@ -6,12 +6,12 @@ import importlib
 from v2vtool.cli.app import app
 
 # One module per subcommand; importing it registers the command. Only working commands are listed.
-COMMANDS: tuple[str, ...] = (
+COMMANDS: tuple[str, ...] = (  # in pipeline order, as `v2v --help` lists them
     "extract",
-    "evaluate",
-    "train",
     "data",
+    "train",
     "synthesize",
+    "evaluate",
     "ablate",
     "demo",
 )
