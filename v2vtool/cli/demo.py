@@ -29,11 +29,11 @@ def demo(
     table.add_column("case")
     table.add_column("K", justify="right")
     for m in HEADLINE:
-        table.add_column(m, justify="right")
+        table.add_column(m.replace("_error", " err"), justify="right")
     table.add_column("synth fps", justify="right")
     for name, case in res["cases"].items():
         vals = [case["metrics"].get(m) for m in HEADLINE]
-        table.add_row(case["video"], str(case["k"]),
+        table.add_row(name, str(case["k"]),
                       *("-" if v is None else f"{v:.4g}" for v in vals),
                       f"{case['synthesis_fps']:.1f}")
     console.print(table)
