@@ -207,7 +207,8 @@ def test_workers_give_the_same_batches(tmp_path):
     for workers in (0, 2):
         sampler = FewShotBatchSampler(len(ds), 2, 2, lambda s: 1 + s, seed=3, end_step=3)
         loader = DataLoader(ds, batch_sampler=sampler, num_workers=workers,
-                            worker_init_fn=_worker_init)
+                            worker_init_fn=_worker_init,
+                            multiprocessing_context="spawn" if workers else None)
         batches.append(list(loader))
     for a, b in zip(*batches):
         assert a["images"].shape[1] == b["images"].shape[1]

@@ -33,7 +33,14 @@ class FlowEstimator:
     """DIS optical flow + a validity mask; create one per worker (DIS objects are stateful)."""
 
     def __init__(self, preset: int = DIS_PRESET):
+        self.preset = preset
         self.dis = cv2.DISOpticalFlow_create(preset)
+
+    def __getstate__(self) -> dict:  # cv2 objects do not pickle: spawned workers rebuild it
+        return {"preset": self.preset}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["preset"])
 
     def __call__(self, current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """current, previous (H, W, 3) uint8 -> flow (H, W, 2) float32, confidence (H, W) float32."""

@@ -328,7 +328,10 @@ class _Trainer:
             self.dataset, batch_sampler=sampler, num_workers=cfg.data.workers,
             worker_init_fn=_worker_init,
             pin_memory=self.dev.type == "cuda", generator=torch.Generator(),
-            persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None)
+            persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None,
+            # spawn, not fork: forking a process that already runs OpenMP / mediapipe / OpenCV
+            # threads can copy a held lock into the worker and deadlock it
+            multiprocessing_context="spawn" if cfg.data.workers > 0 else None)
 
     def run(self) -> Path:
         tc = self.cfg.train
