@@ -11,7 +11,10 @@ from rich.table import Table
 from v2vtool.cli.app import app, command, console
 
 
-@app.command("ablate")
+@app.command("ablate", epilog=(
+    "Examples:\n\n"
+    "  v2v ablate --data data/dancers --out abl --k 1,2,4 --train-sizes 8,32 --steps 1500\n\n"
+    "  v2v ablate --data data/dancers --out abl --variants weightgen,adain --budget-minutes 10"))
 @command
 def ablate(
     data: Path = typer.Option(..., "--data", help="A `v2v data synth` set (held-out split)."),

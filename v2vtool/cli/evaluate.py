@@ -65,7 +65,11 @@ def compare_reports(paths: list[Path]) -> Table:
     return t
 
 
-@app.command("evaluate")
+@app.command("evaluate", epilog=(
+    "Examples:\n\n"
+    "  v2v evaluate --generated out.mp4 --real truth_clip/ --driver driver_clip/ --json m.json\n\n"
+    "  v2v evaluate --benchmark data/dancers --checkpoint weights/default --k 1,2,4\n\n"
+    "  v2v evaluate --compare a.json b.json"))
 @command
 def evaluate(
     generated: Optional[Path] = typer.Option(None, "--generated", "-g",

@@ -40,7 +40,12 @@ def _torchrun_argv(data: list[Path], preset: str, out: Path, steps, minutes, set
     return argv
 
 
-@app.command("train", context_settings={"allow_extra_args": True})
+@app.command("train", context_settings={"allow_extra_args": True}, epilog=(
+    "Examples:\n\n"
+    "  v2v train --data data/dancers --preset tiny --out runs/tiny --minutes 30\n\n"
+    "  v2v train --data data/dancers --out runs/tiny --resume\n\n"
+    "  v2v train --data data/real --preset pose-256 --out runs/pose --device cuda "
+    "--set train.amp=bf16 --nproc 8"))
 @command
 def train_cmd(
     ctx: typer.Context,
