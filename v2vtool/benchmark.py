@@ -85,7 +85,8 @@ def plan(dataset: Path, ks: list[int], seed: int) -> list[dict]:
         if not others:
             raise UserError(f"{dataset}: needs a clip of another identity to drive {ident}")
         drv_clip = others[int(rng.integers(len(others)))]
-        views = Clip(dataset / ex_clip).meta.get("views") or ["front"] * len(Clip(dataset / ex_clip))
+        clip = Clip(dataset / ex_clip)
+        views = clip.meta.get("views") or ["front"] * len(clip)
         items.append({"identity": ident, "example_clip": ex_clip, "driver_clip": drv_clip,
                       "example_frames": pick_examples(views, max(ks), rng)})
     return items
