@@ -7,10 +7,10 @@ Human output goes to stderr (`console`), machine output (JSON) to stdout.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from typing import Callable, TypeVar
 
-import click
 import typer
 from rich.console import Console
 
@@ -48,8 +48,10 @@ def root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-def _debug_enabled() -> bool:
-    ctx = click.get_current_context(silent=True)
+CTX_PARAM = "_v2v_ctx"  # the click/typer context, injected into every wrapped command
+
+
+def _debug_enabled(ctx: typer.Context | None) -> bool:
     while ctx is not None:
         if isinstance(ctx.obj, dict) and "debug" in ctx.obj:
             return bool(ctx.obj["debug"])
@@ -58,16 +60,24 @@ def _debug_enabled() -> bool:
 
 
 def command(fn: F) -> F:
-    """Wrap a CLI command with the error policy: one line + exit 2 on bad input."""
+    """Wrap a CLI command with the error policy: one line + exit 2 on bad input.
+
+    The wrapper reads the root `--debug` flag from the command's `typer.Context`: the command's
+    own Context parameter, or else one added to the wrapper's signature (typer fills it). No
+    click import is needed, so this works with whatever click typer bundles or depends on.
+    """
+    sig = inspect.signature(fn)
+    own = [name for name, p in sig.parameters.items()
+           if p.annotation in (typer.Context, "typer.Context")]
+    ctx_name = own[0] if own else CTX_PARAM  # typer fills one Context parameter per command
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        ctx = kwargs.get(ctx_name) if own else kwargs.pop(CTX_PARAM, None)
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
-            raise
         except UserError as exc:
-            if _debug_enabled():
+            if _debug_enabled(ctx):
                 raise
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -75,4 +85,9 @@ def command(fn: F) -> F:
             console.print("[bold red]interrupted[/]")
             raise typer.Exit(130) from None
 
+    if not own:
+        extra = inspect.Parameter(CTX_PARAM, inspect.Parameter.KEYWORD_ONLY,
+                                  annotation=typer.Context)
+        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+        wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), CTX_PARAM: typer.Context}
     return wrapper  # type: ignore[return-value]
