@@ -171,9 +171,14 @@ def part_weights(target: torch.Tensor, height: int, width: int, stride: int = 1)
     ok = _found(target)[:, bones[:, 0]] & _found(target)[:, bones[:, 1]]
     b = b + _BONE_EXT.to(dev)[None, :, None] * (b - a)
     ab = b - a
-    ap = pts[None, None] - a[:, :, None]  # (B, S, N, 2)
-    t = ((ap * ab[:, :, None]).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-6)[..., None]).clamp(0, 1)
-    d2 = ((ap - t[..., None] * ab[:, :, None]) ** 2).sum(-1)  # (B, S, N)
+    # squared distance of every pixel to every bone segment, with x / y kept apart (no
+    # (B, S, N, 2) temporaries): t = clamp((p - a).ab / |ab|^2), d2 = |p - a - t ab|^2
+    px, py = pts[:, 0], pts[:, 1]
+    apx = px[None, None] - a[..., 0:1]  # (B, S, N)
+    apy = py[None, None] - a[..., 1:2]
+    len2 = (ab * ab).sum(-1).clamp_min(1e-6)[..., None]
+    t = ((apx * ab[..., 0:1] + apy * ab[..., 1:2]) / len2).clamp_(0, 1)
+    d2 = (apx - t * ab[..., 0:1]).square_() + (apy - t * ab[..., 1:2]).square_()
     d2 = d2.masked_fill(~ok[..., None], float("inf"))
     n_parts = len(POSE_PARTS)
     part_d2 = torch.full((bsz, n_parts, pts.shape[0]), float("inf"), device=dev)
@@ -218,12 +223,16 @@ def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
     b, k, p = valid.shape
     h, wd = w.shape[-2:]
     pts = _grid(height, width, stride, target.device)  # (N, 2)
-    homog = torch.cat([pts, torch.ones_like(pts[:, :1])], -1)  # (N, 3)
-    disp = torch.einsum("bkpij,nj->bkpin", mat, homog) - pts.T[None, None, None]  # (B,K,P,2,N)
+    # flow(p) = sum_parts w_part(p) (A_part [p; 1] - p) = G(p) [p; 1] with G(p) = sum w (A - [I 0]):
+    # one (6K x P) @ (P x N) matmul per item instead of a displacement per part and pixel
+    rel = mat - torch.eye(2, 3, device=mat.device)  # (B, K, P, 2, 3)
     parts = w[:, :p].flatten(2)  # (B, P, N)
-    flow = torch.einsum("bpn,bkpin->bkin", parts, disp).reshape(b * k, 2, h, wd)
+    g = torch.bmm(rel.permute(0, 1, 3, 4, 2).reshape(b, k * 6, p), parts).reshape(b, k, 2, 3, -1)
+    flow = (g[:, :, :, 0] * pts[:, 0] + g[:, :, :, 1] * pts[:, 1] + g[:, :, :, 2])
+    flow = flow.reshape(b * k, 2, h, wd)
     cue = torch.stack([refl.float(), res.clamp(max=1.0), (~valid).float()], -1)  # (B, K, P, 3)
-    cues = torch.einsum("bpn,bkpc->bkcn", parts, cue).reshape(b * k, POSE_CUES, h, wd)
+    cues = torch.bmm(cue.permute(0, 1, 3, 2).reshape(b, k * POSE_CUES, p), parts)
+    cues = cues.reshape(b * k, POSE_CUES, h, wd)
     occ = 1 - w[:, p:]
     return PriorFlow(_upsample(flow, height, width, stride).reshape(b, k, 2, height, width),
                      _upsample(occ, height, width, stride),
