@@ -1,4 +1,7 @@
-"""FewShotGenerator: shapes, attention, caching, gradients, baselines (tiny 64 px configs)."""
+"""FewShotGenerator: shapes, attention, caching, gradients, baselines (tiny 64 px configs).
+
+These tests run the learned-flow path (flow_prior="none"); the keypoint-prior path has its own
+file, test_models_generator_prior.py."""
 from dataclasses import replace
 
 import pytest
@@ -14,7 +17,8 @@ H = W = 64
 def tiny(**kw) -> GeneratorConfig:
     base = dict(height=H, width=W, ngf=8, n_downsample=3, max_channels=32, n_adaptive_layers=2,
                 spade_hidden=8, attention_channels=8, style_dim=8, weightgen_hidden=16,
-                flow_ngf=8, flow_n_downsample=2, flow_n_blocks=1, flow_max_channels=16)
+                flow_ngf=8, flow_n_downsample=2, flow_n_blocks=1, flow_max_channels=16,
+                flow_prior="none")
     base.update(kw)
     return replace(GeneratorConfig(), **base)
 
@@ -192,7 +196,7 @@ def test_bad_config_and_inputs_are_rejected():
 
 
 def test_tiny_preset_k4_prepare_and_16_steps():
-    cfg = preset("tiny").generator
+    cfg = replace(preset("tiny").generator, flow_prior="none")
     gen = make(cfg).eval()
     g = torch.Generator().manual_seed(0)
     ex = torch.rand(1, 4, 3, cfg.height, cfg.width, generator=g) * 2 - 1

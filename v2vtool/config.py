@@ -50,7 +50,11 @@ class GeneratorConfig:
     attention_channels: int = 32  # key/query nets (reference: 128)
     style_dim: int = 64  # style vector of the encoder / concat / adain baselines
     n_prev_frames: int = 1  # tau in x_t = F(x_{t-tau..t-1}, ...)
-    warp_ref: bool = True  # warp the most-attended example to the current frame
+    warp_ref: bool = True  # warp the examples to the current frame
+    # keypoints: flows start from an analytic keypoint prior (models/prior.py) and the flow nets
+    # learn a residual; every example is warped and chosen per pixel (models/example_warp.py).
+    # none: flows learned from scratch, the most-attended example warped (pre-0.2 models).
+    flow_prior: str = "keypoints"
     composition: str = "blend"  # blend (eq. 11) | spade_combine
     flow_ngf: int = 8
     flow_n_downsample: int = 3
@@ -147,7 +151,15 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
-        return _from_dict(cls, d)
+        return _from_dict(cls, _migrate(d))
+
+
+def _migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """Configs saved before a field existed keep the behaviour they were trained with."""
+    gen = d.get("generator") if isinstance(d, dict) else None
+    if isinstance(gen, dict) and "flow_prior" not in gen:
+        d = {**d, "generator": {**gen, "flow_prior": "none"}}  # models before the keypoint prior
+    return d
 
 
 def _from_dict(cls, d: dict[str, Any]):
@@ -198,6 +210,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "generator": dict(kind="segmentation", n_classes=20, height=256, width=512, ngf=32,
                           n_downsample=5, max_channels=1024, n_adaptive_layers=4,
                           spade_hidden=128, attention_channels=128, warp_ref=False,
+                          flow_prior="none",
                           flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
                           flow_max_channels=256),
         "discriminator": dict(ndf=64, n_layers=3, n_scales=2),

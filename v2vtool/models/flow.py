@@ -17,7 +17,7 @@ from v2vtool.models.layers import ResBlock, act, channels, sn_conv
 
 class FlowMaskNet(nn.Module):
     def __init__(self, in_ch: int, ngf: int, n_downsample: int, n_blocks: int,
-                 max_channels: int, flow_scale: float):
+                 max_channels: int, flow_scale: float, mask_bias: float = 0.0):
         super().__init__()
         ch = [channels(ngf, lvl, max_channels) for lvl in range(n_downsample + 1)]
         self.flow_scale = flow_scale
@@ -29,7 +29,7 @@ class FlowMaskNet(nn.Module):
         self.mask_head = nn.Conv2d(ch[0], 1, 3, padding=1)
         nn.init.zeros_(self.flow_head.weight)  # start from the identity warp
         nn.init.zeros_(self.flow_head.bias)
-        nn.init.zeros_(self.mask_head.bias)
+        nn.init.constant_(self.mask_head.bias, mask_bias)  # < 0: start trusting the warp
 
     def forward(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """cond (B, in_ch, H, W) -> flow (B, 2, H, W) [pixels], mask (B, 1, H, W)."""

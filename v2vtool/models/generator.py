@@ -37,8 +37,10 @@ from v2vtool.config import GeneratorConfig
 from v2vtool.errors import UserError
 from v2vtool.models.attention import ExampleAttention
 from v2vtool.models.encoder import ExampleEncoder, StyleHead
+from v2vtool.models.example_warp import ExampleSources, ExampleWarp
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act, channels, pyramid, sn_conv
+from v2vtool.models.prior import PRIOR_JOINTS, PriorFlow, keypoint_prior
 from v2vtool.models.spade import SpadeResBlock
 from v2vtool.models.warp import warp
 from v2vtool.models.weightgen import WeightGenerator
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 APPEARANCES = ("weightgen", "encoder", "concat", "adain")
 AGGREGATIONS = ("attention", "average")
 COMPOSITIONS = ("blend", "spade_combine")
+FLOW_PRIORS = ("keypoints", "none")
 
 
 @dataclass
@@ -68,6 +71,7 @@ class ExampleState:
     keys: torch.Tensor | None  # E_A keys a_k (B, K, c, h, w) (attention, K > 1)
     appearance: Appearance | None  # cached when frame independent (K == 1 or average)
     semantics_small: torch.Tensor  # example semantics pooled to (h, w): (B, K, C, h, w)
+    sources: ExampleSources | None = None  # warp stacks + background plate (flow_prior keypoints)
 
     @property
     def k(self) -> int:
@@ -90,6 +94,9 @@ class StepOutput:
     # attention mass on example k at each query position; sums to 1 over K (K > 1, attention)
     attention: torch.Tensor | None = None
     ref_index: torch.Tensor | None = None  # (B,) long: the warped (most-attended) example
+    # flow_prior keypoints: per-pixel weights over the K warped examples + the background plate
+    # (B, K + 1, H, W); the most selected example is ref_index
+    selection: torch.Tensor | None = None
 
 
 @dataclass
@@ -108,6 +115,7 @@ class SequenceOutput:
     warped_ref: torch.Tensor | None = None
     attention: torch.Tensor | None = None
     ref_index: torch.Tensor | None = None
+    selection: torch.Tensor | None = None
     has_prev: torch.Tensor | None = None  # (T,) bool
 
     @classmethod
@@ -131,7 +139,8 @@ class SequenceOutput:
 def _validate(cfg: GeneratorConfig) -> None:
     for name, value, allowed in (("appearance", cfg.appearance, APPEARANCES),
                                  ("aggregation", cfg.aggregation, AGGREGATIONS),
-                                 ("composition", cfg.composition, COMPOSITIONS)):
+                                 ("composition", cfg.composition, COMPOSITIONS),
+                                 ("flow_prior", cfg.flow_prior, FLOW_PRIORS)):
         if value not in allowed:
             raise UserError(f"generator.{name}={value!r} is not one of {', '.join(allowed)}")
     if not 0 <= cfg.n_adaptive_layers <= cfg.n_downsample + 1:
@@ -139,6 +148,9 @@ def _validate(cfg: GeneratorConfig) -> None:
                         f"0..n_downsample+1 ({cfg.n_downsample + 1})")
     if cfg.n_prev_frames < 1:
         raise UserError("generator.n_prev_frames must be >= 1")
+    if cfg.flow_prior == "keypoints" and cfg.kind not in PRIOR_JOINTS:
+        raise UserError(f"generator.flow_prior=keypoints needs a keypoint kind "
+                        f"({', '.join(PRIOR_JOINTS)}), not {cfg.kind!r}: set generator.flow_prior=none")
     depth = max(cfg.n_downsample, cfg.flow_n_downsample,
                 cfg.attention_downsample + max(cfg.n_adaptive_layers, 1) - 1)
     if cfg.height % 2 ** depth or cfg.width % 2 ** depth:
@@ -164,7 +176,10 @@ class FewShotGenerator(nn.Module):
         weightgen = cfg.appearance == "weightgen"
         style_dim = 0 if weightgen else cfg.style_dim
         sem_ch = c + (style_dim if cfg.appearance == "concat" else 0)
-        n_combine = (1 + int(cfg.warp_ref)) if cfg.composition == "spade_combine" else 0
+        self.prior = cfg.flow_prior == "keypoints"
+        # H sees the warped frames (SPADE modulation) in spade_combine, and always with the prior
+        conditioned = cfg.composition == "spade_combine" or self.prior
+        n_combine = (1 + int(cfg.warp_ref)) if conditioned else 0
         self.blocks = nn.ModuleList()
         self.levels = list(range(n, -1, -1))  # coarsest -> finest
         for lvl in self.levels:
@@ -190,14 +205,19 @@ class FewShotGenerator(nn.Module):
         fkw = dict(ngf=cfg.flow_ngf, n_downsample=cfg.flow_n_downsample,
                    n_blocks=cfg.flow_n_blocks, max_channels=cfg.flow_max_channels,
                    flow_scale=cfg.flow_scale)
-        self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p, **fkw)
-        self.flow_ref = FlowMaskNet(2 * c + 3, **fkw) if cfg.warp_ref else None
+        # with the prior, W sees the previous frame already moved by the prior (+ the target's
+        # body mask) and predicts a residual flow
+        self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p + int(self.prior), **fkw)
+        self.flow_ref = (FlowMaskNet(2 * c + 3, **fkw) if cfg.warp_ref and not self.prior
+                         else None)
+        self.example_warp = (ExampleWarp(c, 2 * cfg.flow_ngf, fkw) if cfg.warp_ref and self.prior
+                             else None)
 
     def finetune_parameters(self) -> list[nn.Parameter]:
         """Parameters of E (E_F, E_A, E_P / style head) and H for test-time finetuning on the
         examples; the flow / mask nets W, M stay fixed (paper Sec. 4)."""
-        frozen = {id(p) for m in (self.flow_prev, self.flow_ref) if m is not None
-                  for p in m.parameters()}
+        frozen = {id(p) for m in (self.flow_prev, self.flow_ref, self.example_warp)
+                  if m is not None for p in m.parameters()}
         return [p for p in self.parameters() if id(p) not in frozen]
 
     # ------------------------------------------------------------------ examples
@@ -213,8 +233,11 @@ class FewShotGenerator(nn.Module):
         style = self.style_head(q[-1]) if self.style_head is not None else None
         return Appearance(weights, style)
 
-    def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor) -> ExampleState:
-        """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W) -> state."""
+    def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor,
+                example_keypoints: torch.Tensor | None = None) -> ExampleState:
+        """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W),
+        example_keypoints (B, K, J, 3) in model pixels (needed with flow_prior=keypoints)
+        -> state."""
         self._check("examples", examples, 5, 3)
         self._check("example_semantics", example_semantics, 5, self.cfg.semantic_nc)
         b, k = examples.shape[:2]
@@ -227,15 +250,36 @@ class FewShotGenerator(nn.Module):
         else:  # K == 1 or average: frame independent -> cache E_P's weights / the style
             appearance = self._appearance(feats.mean(dim=1))
         small = F.avg_pool2d(example_semantics.flatten(0, 1), 2 ** self.cfg.attention_downsample)
+        sources = None
+        if self.example_warp is not None:
+            kp = self._keypoints("example_keypoints", example_keypoints, (b, k))
+            flat = kp.flatten(0, 1)  # each example's own body mask: its prior onto itself
+            occ = keypoint_prior(self.cfg.kind, flat, flat[:, None], self.cfg.height,
+                                 self.cfg.width).occupancy.unflatten(0, (b, k))
+            sources = self.example_warp.prepare(examples, example_semantics, kp,
+                                                occ.to(examples.dtype))
         return ExampleState(examples, example_semantics, feats, keys, appearance,
-                            small.unflatten(0, (b, k)))
+                            small.unflatten(0, (b, k)), sources)
+
+    def _keypoints(self, name: str, kp: torch.Tensor | None, lead: tuple[int, ...]) -> torch.Tensor:
+        j = PRIOR_JOINTS[self.cfg.kind]
+        if kp is None:
+            raise ValueError(f"{name}: needed with generator.flow_prior=keypoints")
+        if tuple(kp.shape[:len(lead)]) != lead or kp.dim() != len(lead) + 2 or kp.shape[-1] != 3 \
+                or kp.shape[-2] < j:
+            raise ValueError(f"{name}: expected {lead + (j, 3)}, got {tuple(kp.shape)}")
+        return kp[..., :j, :]
 
     # ------------------------------------------------------------------ one frame
     def step(self, state: ExampleState, semantic: torch.Tensor,
              prev_images: torch.Tensor | None = None,
-             prev_semantics: torch.Tensor | None = None) -> StepOutput:
+             prev_semantics: torch.Tensor | None = None,
+             keypoints: torch.Tensor | None = None,
+             prev_keypoints: torch.Tensor | None = None) -> StepOutput:
         """Generate x_t. semantic s_t (B, C, H, W); prev_images (B, P', 3, H, W) and
-        prev_semantics (B, P', C, H, W) oldest first, or None (first frame: no temporal warp)."""
+        prev_semantics (B, P', C, H, W) oldest first, or None (first frame: no temporal warp);
+        with flow_prior=keypoints also keypoints (B, J, 3) of frame t and prev_keypoints
+        (B, J, 3) of frame t-1, in model pixels."""
         cfg = self.cfg
         self._check("semantic", semantic, 4, cfg.semantic_nc)
         b = semantic.shape[0]
@@ -254,24 +298,41 @@ class FewShotGenerator(nn.Module):
             feature, attention = self.attention(state.keys, state.features, semantic)
             appearance = self._appearance(feature)
             ref_index = attention.sum(dim=(2, 3)).argmax(dim=1)
-        # W / M: flow + mask for the previous frame and for the chosen example
+        prior = self._prior(state, keypoints, prev_keypoints if prev_images is not None else None)
+        # W / M: flow + mask for the previous frame and for the examples
         flow = mask = warped_prev = None
         if prev_images is not None:
             if prev_semantics is None:
                 raise ValueError("prev_images given without prev_semantics")
             prev_images, prev_semantics = self._pad_prev(prev_images, prev_semantics)
-            cond = torch.cat([semantic, prev_semantics.flatten(1, 2), prev_images.flatten(1, 2)], 1)
-            flow, mask = self.flow_prev(cond)
+            if prior is None:
+                cond = torch.cat([semantic, prev_semantics.flatten(1, 2), prev_images.flatten(1, 2)], 1)
+                flow, mask = self.flow_prev(cond)
+            else:  # the latest previous frame moved by the prior; W learns the residual
+                p_flow = prior.flow[:, -1]
+                moved = warp(torch.cat([prev_images[:, -1], prev_semantics[:, -1]], 1), p_flow)
+                images = torch.cat([prev_images[:, :-1], moved[:, None, :3]], 1)
+                sems = torch.cat([prev_semantics[:, :-1], moved[:, None, 3:]], 1)
+                occ = prior.occupancy.to(semantic.dtype)
+                residual, mask = self.flow_prev(torch.cat(
+                    [semantic, sems.flatten(1, 2), images.flatten(1, 2), occ], 1))
+                flow = residual + warp(p_flow, residual)  # F(p) = dw(p) + P(p + dw(p))
             warped_prev = warp(prev_images[:, -1], flow)
-        ref_flow = ref_mask = warped_ref = None
-        if self.flow_ref is not None:
+        ref_flow = ref_mask = warped_ref = selection = None
+        if self.example_warp is not None:
+            k = state.k
+            ew = self.example_warp(state.sources, semantic,
+                                   PriorFlow(prior.flow[:, :k], prior.occupancy, prior.cues[:, :k]))
+            ref_flow, ref_mask, warped_ref = ew.flow, ew.mask, ew.image
+            selection, ref_index = ew.selection, ew.ref_index
+        elif self.flow_ref is not None:
             ref_img = state.examples[batch, ref_index]
             ref_sem = state.example_semantics[batch, ref_index]
             ref_flow, ref_mask = self.flow_ref(torch.cat([semantic, ref_sem, ref_img], 1))
             warped_ref = warp(ref_img, ref_flow)
         # H
         combine = []
-        if cfg.composition == "spade_combine":
+        if self.blocks[-1].combine:
             n_comb = max(cfg.n_adaptive_layers, 1) - 1
             combine.append(pyramid(torch.cat([warped_prev, mask], 1), n_comb)
                            if warped_prev is not None else None)
@@ -288,7 +349,23 @@ class FewShotGenerator(nn.Module):
         else:
             image = raw
         return StepOutput(image, raw, flow, mask, warped_prev, ref_flow, ref_mask, warped_ref,
-                          attention, ref_index)
+                          attention, ref_index, selection)
+
+    def _prior(self, state: ExampleState, keypoints: torch.Tensor | None,
+               prev_keypoints: torch.Tensor | None) -> PriorFlow | None:
+        """Prior flows of frame t to the K examples (with warp_ref) and to frame t-1 (last,
+        when there is a previous frame): one call, so the target's part assignment is shared."""
+        if not self.prior:
+            return None
+        b = state.examples.shape[0]
+        target = self._keypoints("keypoints", keypoints, (b,))
+        sources = [state.sources.keypoints] if state.sources is not None else []
+        if prev_keypoints is not None:
+            sources.append(self._keypoints("prev_keypoints", prev_keypoints, (b,))[:, None])
+        if not sources:
+            return None
+        return keypoint_prior(self.cfg.kind, target, torch.cat(sources, 1), self.cfg.height,
+                              self.cfg.width)
 
     def _pad_prev(self, images: torch.Tensor, semantics: torch.Tensor):
         p = self.cfg.n_prev_frames
@@ -330,20 +407,27 @@ class FewShotGenerator(nn.Module):
     # ------------------------------------------------------------------ sequences
     def forward(self, examples: torch.Tensor, example_semantics: torch.Tensor,
                 semantics: torch.Tensor, prev_images: torch.Tensor | None = None,
-                prev_semantics: torch.Tensor | None = None) -> SequenceOutput:
+                prev_semantics: torch.Tensor | None = None,
+                example_keypoints: torch.Tensor | None = None,
+                keypoints: torch.Tensor | None = None,
+                prev_keypoints: torch.Tensor | None = None) -> SequenceOutput:
         """Generate T frames autoregressively (training). semantics (B, T, C, H, W);
-        optional real/earlier prev_images (B, P, 3, H, W) + prev_semantics. Each generated
-        frame becomes the next step's previous frame, detached."""
+        optional real/earlier prev_images (B, P, 3, H, W) + prev_semantics (+ prev_keypoints
+        (B, J, 3) of the latest); with flow_prior=keypoints example_keypoints (B, K, J, 3) and
+        keypoints (B, T, J, 3). Each generated frame becomes the next step's previous frame,
+        detached."""
         if semantics.dim() != 5:
             raise ValueError(f"semantics: expected (B, T, C, H, W), got {tuple(semantics.shape)}")
-        state = self.prepare(examples, example_semantics)
+        state = self.prepare(examples, example_semantics, example_keypoints)
         p = self.cfg.n_prev_frames
         steps = []
         for t in range(semantics.shape[1]):
-            out = self.step(state, semantics[:, t], prev_images, prev_semantics)
+            kp = keypoints[:, t] if keypoints is not None else None
+            out = self.step(state, semantics[:, t], prev_images, prev_semantics, kp, prev_keypoints)
             steps.append(out)
             new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
             prev_images = new_img if prev_images is None else torch.cat([prev_images, new_img], 1)[:, -p:]
             prev_semantics = (new_sem if prev_semantics is None
                               else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
+            prev_keypoints = kp
         return SequenceOutput.stack(steps)

@@ -1,0 +1,149 @@
+"""Warping the K examples to the current frame on top of the keypoint prior (``flow_prior =
+"keypoints"``): the example branch of the paper's warp_ref, made to re-pose.
+
+Per video (``prepare``): each example k becomes a source stack [e_k, s_ek, o_ek] (image, its
+semantic map, its own soft body mask from its keypoints), and the first example also gives the
+background plate: e_1 with its person filled in from the surrounding background (push-pull fill),
+so background pixels have a source that does not show the example's body (no ghost).
+
+Per frame (``forward``), with P_k the prior flows target -> example k (``models/prior.py``):
+  1. candidates: W_k = warp(stack_k, P_k) for every example, plus the plate;
+  2. selection: a small net scores every candidate at every pixel (at half resolution) from the
+     warped candidate, the prior's cues (reflected fit = the example shows the other side, fit
+     residual, missing part) and the target semantics; softmax over the K + 1 candidates, added to
+     fixed logits that start the model at the prior (body pixels from the examples, avoiding
+     reflected fits; background from the plate);
+  3. refinement: W (the flow net) sees the selected composite and predicts a residual flow dw and
+     the mask m_e; every example is resampled once with the composed flow
+     F_k(p) = dw(p) + P_k(p + dw(p)) (no double interpolation), the plate with dw;
+     warped_ref = sum_k sel_k(p + dw) warp(e_k, F_k) + sel_plate(p + dw) warp(plate, dw).
+The residual flow head starts at zero and the mask at m_e ~ 0.12, so an untrained model already
+outputs the prior-warped examples (paper notes: start at the prior).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from v2vtool.models.flow import FlowMaskNet
+from v2vtool.models.layers import act
+from v2vtool.models.prior import POSE_CUES, PriorFlow
+from v2vtool.models.warp import warp
+
+# fixed logits that start the selection at the prior (added to the learned scores)
+OCCUPANCY_LOGIT = 6.0  # body pixels from the examples, background from the plate
+REFLECTED_LOGIT = 3.0  # an example whose part had to be mirrored shows the other side
+RESIDUAL_LOGIT = 3.0  # a poor part fit (residual in torso lengths^2, capped at 1)
+MISSING_LOGIT = 3.0  # the part is missing in the example: its prior is the identity
+REF_MASK_BIAS = -2.0  # m_e = sigmoid(-2) ~ 0.12 at start: trust the warped examples
+
+
+def fill_holes(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Push-pull fill: image (B, C, H, W), known (B, 1, H, W) in [0, 1] -> image with the unknown
+    pixels filled from the known ones (smoothly, coarse to fine). Known pixels are kept."""
+    colors, weights = [image * known], [known]
+    while min(colors[-1].shape[-2:]) > 1:
+        colors.append(F.avg_pool2d(colors[-1], 2, ceil_mode=True))
+        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
+    filled = colors[-1] / weights[-1].clamp_min(1e-6)
+    for c, w in zip(reversed(colors[:-1]), reversed(weights[:-1])):
+        up = F.interpolate(filled, size=c.shape[-2:], mode="bilinear", align_corners=False)
+        filled = c + (1 - w) * up  # c is premultiplied by its weight w
+    return filled
+
+
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius) if radius > 0 else mask
+
+
+@dataclass
+class ExampleSources:
+    """What ``ExampleWarp.prepare`` caches per video."""
+
+    stack: torch.Tensor  # (B, K, 3 + C + 1, H, W): e_k, s_ek, o_ek (its own body mask)
+    plate: torch.Tensor  # (B, 3, H, W): e_1 with its person filled in (the background)
+    keypoints: torch.Tensor  # (B, K, J, 3) example keypoints in model pixels
+
+
+@dataclass
+class ExampleWarpOutput:
+    image: torch.Tensor  # warped_ref (B, 3, H, W): the selected, refined composite
+    mask: torch.Tensor  # m_e (B, 1, H, W): 1 = use H's output instead
+    flow: torch.Tensor  # (B, 2, H, W) composed flow F_k of the most selected example
+    residual: torch.Tensor  # dw (B, 2, H, W)
+    selection: torch.Tensor  # (B, K + 1, H, W) per-pixel weights (K examples, then the plate)
+    ref_index: torch.Tensor  # (B,) long: the example with the largest selected area
+
+
+class SelectionNet(nn.Module):
+    """Per candidate: (N, in_ch, H, W) -> 2 score maps (N, 2, H, W) [example, plate vote],
+    computed at half resolution (the choice is smooth; the flow net sharpens edges)."""
+
+    def __init__(self, in_ch: int, hidden: int):
+        super().__init__()
+        self.conv0 = nn.Conv2d(in_ch, hidden, 3, padding=1)
+        self.conv1 = nn.Conv2d(hidden, hidden, 3, padding=1)
+        self.head = nn.Conv2d(hidden, 2, 1)
+        nn.init.zeros_(self.head.weight)  # start at the fixed prior logits
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        y = self.head(act(self.conv1(act(self.conv0(F.avg_pool2d(x, 2))))))
+        return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+
+
+class ExampleWarp(nn.Module):
+    """sem_ch: C; hidden: selection width; flow_kwargs: the refinement flow net's sizes."""
+
+    def __init__(self, sem_ch: int, hidden: int, flow_kwargs: dict):
+        super().__init__()
+        self.sem_ch = sem_ch
+        cand = 3 + sem_ch + 1  # warped image, semantics, own body mask
+        self.select = SelectionNet(cand + POSE_CUES + 3 + sem_ch + 1, hidden)
+        self.refine = FlowMaskNet(sem_ch + 1 + cand, mask_bias=REF_MASK_BIAS, **flow_kwargs)
+
+    @staticmethod
+    def prepare(examples: torch.Tensor, semantics: torch.Tensor, keypoints: torch.Tensor,
+                occupancy: torch.Tensor) -> ExampleSources:
+        """examples (B, K, 3, H, W), semantics (B, K, C, H, W), keypoints (B, K, J, 3),
+        occupancy (B, K, 1, H, W) each example's own soft body mask."""
+        h = examples.shape[-2]
+        person = dilate((occupancy[:, 0] > 0.05).to(examples.dtype), max(1, round(0.03 * h)))
+        plate = fill_holes(examples[:, 0], 1 - person)
+        return ExampleSources(torch.cat([examples, semantics, occupancy], 2), plate, keypoints)
+
+    def forward(self, sources: ExampleSources, semantic: torch.Tensor, prior: PriorFlow
+                ) -> ExampleWarpOutput:
+        """semantic s_t (B, C, H, W); prior: flows to the K examples (B, K, 2, H, W), target
+        occupancy (B, 1, H, W) and cues (B, K, POSE_CUES, H, W)."""
+        b, k, ch, h, w = sources.stack.shape
+        flows = prior.flow  # flows and sampling grids stay fp32
+        cand = warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
+        occ = prior.occupancy.to(semantic.dtype)
+        per_k = torch.cat([cand, prior.cues.to(semantic.dtype),
+                           sources.plate[:, None].expand(b, k, 3, h, w),
+                           semantic[:, None].expand(b, k, -1, h, w),
+                           occ[:, None].expand(b, k, 1, h, w)], 2)
+        scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H, W)
+        cues = prior.cues.to(semantic.dtype)
+        body = (scores[:, :, 0] + OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
+                - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2])
+        plate = scores[:, :, 1].mean(1, keepdim=True) - OCCUPANCY_LOGIT * (occ - 0.5)
+        sel = torch.softmax(torch.cat([body, plate], 1).float(), dim=1).to(semantic.dtype)
+        composite = (sel[:, :k, None] * cand).sum(1)  # (B, ch, H, W) image, semantics, mask
+        composite = composite + torch.cat([sel[:, k:] * sources.plate,
+                                           composite.new_zeros(b, ch - 3, h, w)], 1)
+        residual, mask = self.refine(torch.cat([semantic, occ, composite], 1))
+        # resample every example once with the composed flow F_k = dw + P_k(p + dw)
+        total = residual[:, None] + warp(flows.flatten(0, 1), residual.repeat_interleave(k, 0)
+                                         ).unflatten(0, (b, k))
+        images = warp(sources.stack[:, :, :3].flatten(0, 1), total.flatten(0, 1)).unflatten(0, (b, k))
+        sel = warp(sel, residual)
+        image = (sel[:, :k, None] * images).sum(1) + sel[:, k:] * warp(sources.plate, residual)
+        ref_index = sel[:, :k].sum(dim=(2, 3)).argmax(1)
+        flow = total[torch.arange(b, device=total.device), ref_index]
+        return ExampleWarpOutput(image, mask, flow, residual, sel, ref_index)
