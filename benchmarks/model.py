@@ -63,6 +63,18 @@ def _inputs(cfg, batch: int, k: int, device, seed: int = 0):
     return [t.to(device) for t in (ex, es, sem, prev, prev_sem)]
 
 
+def _keypoints(cfg, batch: int, k: int, device: torch.device):
+    """Example (B, K, J, 3), current and previous frame (B, J, 3) keypoints for the prior, or
+    Nones when the model has no keypoint prior."""
+    if not cfg.keypoint_prior:
+        return None, None, None
+    from v2vtool.data.synth.motion import sample_prior_keypoints
+
+    kp = sample_prior_keypoints(cfg.kind, k + 2, cfg.width, cfg.height).to(device)
+    return (kp[None, :k].expand(batch, -1, -1, -1), kp[None, k].expand(batch, -1, -1),
+            kp[None, k + 1].expand(batch, -1, -1))
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -77,32 +89,33 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str,
     gen = FewShotGenerator(cfg).to(device).eval()
     params = sum(p.numel() for p in gen.parameters())
     ex, es, sem, prev, prev_sem = _inputs(cfg, batch, k, device)
+    ex_kp, kp, prev_kp = _keypoints(cfg, batch, k, device)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
                 else torch.autocast(device.type, enabled=False))
     with torch.no_grad(), autocast:  # FlopCounterMode does not work under inference_mode
-        state = gen.prepare(ex, es)
+        state = gen.prepare(ex, es, ex_kp)
         counter = _counter()
         with counter:
-            gen.step(state, sem, prev, prev_sem)
+            gen.step(state, sem, prev, prev_sem, kp, prev_kp)
         prep_counter = _counter()
         with prep_counter:
-            gen.prepare(ex, es)
+            gen.prepare(ex, es, ex_kp)
     step_flops = counter.get_total_flops()
     if iters is None:
         iters = ITERS_CPU.get((name, batch), (2, 5)) if device.type == "cpu" else (10, 50)
     warmup, timed = iters
     with torch.inference_mode(), autocast, parametrize.cached():
         t0 = time.perf_counter()
-        state = gen.prepare(ex, es)
+        state = gen.prepare(ex, es, ex_kp)
         _sync(device)
         prepare_s = time.perf_counter() - t0
         out = None
         for _ in range(warmup):
-            out = gen.step(state, sem, prev, prev_sem)
+            out = gen.step(state, sem, prev, prev_sem, kp, prev_kp)
         _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(timed):
-            out = gen.step(state, sem, prev, prev_sem)
+            out = gen.step(state, sem, prev, prev_sem, kp, prev_kp)
         _sync(device)
         elapsed = time.perf_counter() - t0
         cpu_s = time.process_time() - c0

@@ -87,14 +87,20 @@ def generator_fps(cfg, k: int, frames: int, device: str) -> float:
     sem = torch.rand(1, c, gc.height, gc.width, device=device)
     from torch.nn.utils import parametrize
 
+    ex_kp = kp = prev_kp = None
+    if gc.keypoint_prior:
+        from v2vtool.data.synth.motion import sample_prior_keypoints
+
+        all_kp = sample_prior_keypoints(gc.kind, k + 2, gc.width, gc.height).to(device)
+        ex_kp, kp, prev_kp = all_kp[None, :k], all_kp[k:k + 1], all_kp[k + 1:]
     with torch.inference_mode(), parametrize.cached():
-        state = g.prepare(ex, es)
-        prev = g.step(state, sem, None, None).image[:, None]
+        state = g.prepare(ex, es, ex_kp)
+        prev = g.step(state, sem, None, None, kp).image[:, None]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()
         for _ in range(frames):
-            prev = g.step(state, sem, prev, sem[:, None]).image[:, None]
+            prev = g.step(state, sem, prev, sem[:, None], kp, prev_kp).image[:, None]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         return frames / (time.perf_counter() - t)

@@ -196,13 +196,12 @@ def test_finetune_parameters_exclude_every_warping_net():
     assert all(id(p) in chosen for p in gen.blocks.parameters())
 
 
-def test_prior_needs_a_keypoint_kind():
-    from v2vtool.errors import UserError
-
-    with pytest.raises(UserError, match="flow_prior"):
-        FewShotGenerator(tiny(kind="edges"))
-    FewShotGenerator(tiny(kind="edges", flow_prior="none"))
-    FewShotGenerator(tiny(kind="face"))
+def test_the_prior_applies_to_keypoint_kinds_only():
+    assert tiny().keypoint_prior and tiny(kind="face").keypoint_prior
+    assert not tiny(flow_prior="none").keypoint_prior
+    edges = FewShotGenerator(tiny(kind="edges"))  # no keypoints: flows learned from scratch
+    assert not edges.prior and edges.flow_ref is not None and edges.example_warp is None
+    assert FewShotGenerator(tiny(kind="face")).example_warp is not None
 
 
 def test_old_configs_without_the_field_load_as_before():

@@ -125,15 +125,16 @@ def test_finetune_updates_only_e_and_h(pose_ckpt, heldout_clip):
     loaded = load_generator(pose_ckpt)
     g = loaded.generator
     names = {n for n, _ in frozen_modules(g)}
-    assert names == {"flow_prev", "flow_ref"}
+    assert names == {"flow_prev", "example_warp"}  # keypoint-prior model: W, M, selection
     before = {k: v.clone() for k, v in g.state_dict().items()}
     clip = Clip(heldout_clip)
     from v2vtool.synthesis.stream import prepare_examples
     ex = prepare_examples(loaded.config.generator, [clip.frame(0), clip.frame(6)],
                           [clip.keypoints[0], clip.keypoints[6]])
-    rep = finetune_on_examples(g, ex.image_tensor, ex.semantic_tensor, steps=3, lr=1e-3)
+    rep = finetune_on_examples(g, ex.image_tensor, ex.semantic_tensor, steps=3, lr=1e-3,
+                               keypoints=ex.keypoint_tensor)
     after = g.state_dict()
-    frozen = [k for k in before if k.startswith(("flow_prev.", "flow_ref."))]
+    frozen = [k for k in before if k.startswith(("flow_prev.", "example_warp."))]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert any(k.startswith("weightgen.") for k in changed)

@@ -71,14 +71,19 @@ def test_exact_resume_and_checkpoint_reload(pose_set, tmp_path):
     assert [r["l1"] for r in va] == pytest.approx([r["l1"] for r in vb], rel=1e-6)
     # a reloaded checkpoint (EMA and raw) gives the same outputs as the uninterrupted run's
     torch.manual_seed(0)
-    x = (torch.rand(1, 2, 3, 32, 32) * 2 - 1, torch.rand(1, 2, 3, 32, 32),
-         torch.rand(1, 2, 3, 32, 32))
+    from v2vtool.data.synth.motion import sample_prior_keypoints
+
+    kp = sample_prior_keypoints("pose", 4, 32, 32)
+    x = dict(examples=torch.rand(1, 2, 3, 32, 32) * 2 - 1,
+             example_semantics=torch.rand(1, 2, 3, 32, 32),
+             semantics=torch.rand(1, 2, 3, 32, 32), example_keypoints=kp[None, :2],
+             keypoints=kp[None, 2:])
     for ema in (True, False):
         ga = load_generator(full, prefer_ema=ema)
         gb = load_generator(final, prefer_ema=ema)
         assert ga.ema == ema and ga.sha256 == gb.sha256
         with torch.no_grad():
-            ya, yb = ga.generator(*x).image, gb.generator(*x).image
+            ya, yb = ga.generator(**x).image, gb.generator(**x).image
         assert torch.equal(ya, yb) and ya.shape == (1, 2, 3, 32, 32)
     state = load_training_checkpoint(final).state
     assert state["step"] == 4 and state["format"] == "v2v-trainer/1"

@@ -51,9 +51,10 @@ class GeneratorConfig:
     style_dim: int = 64  # style vector of the encoder / concat / adain baselines
     n_prev_frames: int = 1  # tau in x_t = F(x_{t-tau..t-1}, ...)
     warp_ref: bool = True  # warp the examples to the current frame
-    # keypoints: flows start from an analytic keypoint prior (models/prior.py) and the flow nets
-    # learn a residual; every example is warped and chosen per pixel (models/example_warp.py).
-    # none: flows learned from scratch, the most-attended example warped (pre-0.2 models).
+    # keypoints: for kinds with keypoints (pose, face) flows start from an analytic keypoint
+    # prior (models/prior.py) and the flow nets learn a residual; every example is warped and
+    # chosen per pixel (models/example_warp.py). Kinds without keypoints (edges, segmentation)
+    # and none: flows learned from scratch, the most-attended example warped (pre-prior models).
     flow_prior: str = "keypoints"
     composition: str = "blend"  # blend (eq. 11) | spade_combine
     flow_ngf: int = 8
@@ -67,6 +68,11 @@ class GeneratorConfig:
     @property
     def semantic_nc(self) -> int:
         return semantic_channels(self.kind, self.n_classes)
+
+    @property
+    def keypoint_prior(self) -> bool:
+        """Whether the flows start from the keypoint prior (see flow_prior)."""
+        return self.flow_prior == "keypoints" and self.kind in ("pose", "face")
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "generator": dict(kind="segmentation", n_classes=20, height=256, width=512, ngf=32,
                           n_downsample=5, max_channels=1024, n_adaptive_layers=4,
                           spade_hidden=128, attention_channels=128, warp_ref=False,
-                          flow_prior="none",
                           flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
                           flow_max_channels=256),
         "discriminator": dict(ndf=64, n_layers=3, n_scales=2),

@@ -7,7 +7,9 @@ through one augmentation `View` (person-centred crop, flip) and one colour jitte
     {"examples": (K, 3, H, W) [-1, 1], "example_semantics": (K, C, H, W) [0, 1],
      "images": (T, 3, H, W) [-1, 1], "semantics": (T, C, H, W) [0, 1],
      "flow": (T, 2, H, W) px (t -> t-1, zero at t = 0), "flow_conf": (T, 1, H, W) {0, 1},
-     "face_boxes": (T, 4) px (pose with keypoints; for the face discriminator), "clip": () long}
+     "face_boxes": (T, 4) px (pose with keypoints; for the face discriminator), "clip": () long,
+     "example_keypoints": (K, J, 3), "keypoints": (T, J, 3) px in the sample's frame (generator
+     flow_prior=keypoints: J = 25 BODY_25 joints for pose, 68 landmarks for face)}
 
 Semantic maps of kinds pose / face are rendered from keypoints.jsonl at the training
 resolution with the shared renderer (`v2vtool.semantics.render`); edges / segmentation maps
@@ -35,9 +37,18 @@ from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
 from v2vtool.data.flow import FlowEstimator, sequence_flow
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
-from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
+from v2vtool.semantics.render import keypoint_array, render_keypoints, semantic_to_tensor
 
 log = logging.getLogger(__name__)
+
+# batch keys that are FewShotGenerator.forward's arguments of the same name
+GENERATOR_INPUTS = ("examples", "example_semantics", "semantics", "example_keypoints", "keypoints")
+
+
+def generator_inputs(batch: dict, device: torch.device | str | None = None) -> dict:
+    """The generator's inputs from a batch (moved to `device`): G(**generator_inputs(batch))."""
+    return {k: (batch[k] if device is None else batch[k].to(device))
+            for k in GENERATOR_INPUTS if k in batch}
 
 
 class SampleKey(NamedTuple):
@@ -144,6 +155,7 @@ class FewShotDataset(Dataset):
         self.cfg = data_cfg
         self.augment = augment
         self.with_flow = with_flow
+        self.with_keypoints = gen_cfg.keypoint_prior
         self._clips: dict[int, Clip] = {}
         self._flow: FlowEstimator | None = None
 
@@ -205,6 +217,14 @@ class FewShotDataset(Dataset):
             "semantics": torch.stack([self._semantic(clip, i, view) for i in targets]),
             "clip": torch.tensor(key.clip),
         }
+        if self.with_keypoints:
+            if not clip.has_keypoints:
+                raise UserError(f"{clip.path}: no keypoints.jsonl; generator.flow_prior=keypoints "
+                                "needs keypoints (or set generator.flow_prior=none)")
+            kp = lambda i: torch.from_numpy(keypoint_array(  # noqa: E731
+                self.kind, view.keypoints(clip.keypoints[i])))
+            sample["example_keypoints"] = torch.stack([kp(i) for i in examples])
+            sample["keypoints"] = torch.stack([kp(i) for i in targets])
         if self.kind == "pose" and clip.has_keypoints:
             sample["face_boxes"] = face_boxes([view.keypoints(clip.keypoints[i]) for i in targets])
         if self.with_flow:

@@ -4,7 +4,7 @@ How the training loop calls it (one generator forward, then D update, then G upd
 
     ds = build_discriminators(cfg.generator, cfg.discriminator)   # nn.ModuleDict
     vgg, perceptual_status = load_vgg19()        # None + one loud warning without local weights
-    out = G(batch["examples"], batch["example_semantics"], batch["semantics"])  # SequenceOutput
+    out = G(**generator_inputs(batch))   # SequenceOutput (v2vtool.data.dataset)
     d_terms = discriminator_losses(out, batch, ds, cfg.loss)       # uses out.image.detach()
     g_terms = generator_losses(out, batch, ds, cfg.loss, vgg)      # freeze D params around it
 

@@ -148,9 +148,6 @@ def _validate(cfg: GeneratorConfig) -> None:
                         f"0..n_downsample+1 ({cfg.n_downsample + 1})")
     if cfg.n_prev_frames < 1:
         raise UserError("generator.n_prev_frames must be >= 1")
-    if cfg.flow_prior == "keypoints" and cfg.kind not in PRIOR_JOINTS:
-        raise UserError(f"generator.flow_prior=keypoints needs a keypoint kind "
-                        f"({', '.join(PRIOR_JOINTS)}), not {cfg.kind!r}: set generator.flow_prior=none")
     depth = max(cfg.n_downsample, cfg.flow_n_downsample,
                 cfg.attention_downsample + max(cfg.n_adaptive_layers, 1) - 1)
     if cfg.height % 2 ** depth or cfg.width % 2 ** depth:
@@ -176,7 +173,7 @@ class FewShotGenerator(nn.Module):
         weightgen = cfg.appearance == "weightgen"
         style_dim = 0 if weightgen else cfg.style_dim
         sem_ch = c + (style_dim if cfg.appearance == "concat" else 0)
-        self.prior = cfg.flow_prior == "keypoints"
+        self.prior = cfg.keypoint_prior
         # H sees the warped frames (SPADE modulation) in spade_combine, and always with the prior
         conditioned = cfg.composition == "spade_combine" or self.prior
         n_combine = (1 + int(cfg.warp_ref)) if conditioned else 0

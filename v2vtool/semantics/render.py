@@ -107,6 +107,19 @@ def render_keypoints(kind: str, frame: Frame, size: tuple[int, int],
     raise ValueError(f"kind {kind!r} is not rendered from keypoints")
 
 
+def keypoint_array(kind: str, frame: Frame) -> np.ndarray:
+    """The keypoints a prior flow reads (models/prior.py): the main person's BODY_25 pose (25, 3)
+    for pose, its 68 face landmarks (68, 3) for face; zeros (= not found) when nobody is there."""
+    from v2vtool.io.keypoints import main_person
+
+    person = main_person(frame)
+    if kind == "pose":
+        return np.zeros((25, 3), np.float32) if person is None else person.pose[:25].astype(np.float32)
+    if kind == "face":
+        return np.zeros((68, 3), np.float32) if person is None else person.face[:68].astype(np.float32)
+    raise ValueError(f"kind {kind!r} has no keypoints")
+
+
 def semantic_to_tensor(semantic: np.ndarray, kind: str, n_classes: int = 20) -> torch.Tensor:
     """Stored semantic map -> network input (C, H, W) float32 in [0, 1].
 

@@ -2,9 +2,10 @@
 
 Each example is reconstructed from its own semantic map (single-frame, no previous frame) and
 the L1 (+ VGG perceptual when its weights are on disk) reconstruction loss updates only the
-weight-generation module E (encoder, attention, weight MLPs) and the image network H. The flow
-and mask networks (`FlowMaskNet` modules: temporal warp and example warp) stay frozen, as the
-paper prescribes (identity is kept; the reference code touched flow layers by mistake).
+weight-generation module E (encoder, attention, weight MLPs) and the image network H: the
+generator's `finetune_parameters()`. The flow and mask networks (temporal warp, example warp and
+its per-pixel selection) stay frozen, as the paper prescribes (identity is kept; the reference
+code touched flow layers by mistake).
 """
 from __future__ import annotations
 
@@ -33,20 +34,19 @@ class FinetuneReport:
         return dict(self.__dict__)
 
 
-def frozen_modules(generator: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """The flow / mask networks (W, M and the example-warp nets) of a generator."""
-    from v2vtool.models.flow import FlowMaskNet
-
-    return [(n, m) for n, m in generator.named_modules() if isinstance(m, FlowMaskNet)]
-
-
 def split_parameters(generator: torch.nn.Module
                      ) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
-    """(trainable = E and H, frozen = flow / mask nets)."""
-    frozen_ids = {id(p) for _, m in frozen_modules(generator) for p in m.parameters()}
+    """(trainable = the generator's finetune_parameters(): E and H, frozen = the rest)."""
+    chosen = {id(p) for p in generator.finetune_parameters()}
     params = list(generator.parameters())
-    return ([p for p in params if id(p) not in frozen_ids],
-            [p for p in params if id(p) in frozen_ids])
+    return ([p for p in params if id(p) in chosen], [p for p in params if id(p) not in chosen])
+
+
+def frozen_modules(generator: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The generator's sub-networks that finetuning leaves untouched (W, M, example warp)."""
+    chosen = {id(p) for p in generator.finetune_parameters()}
+    return [(n, m) for n, m in generator.named_children()
+            if any(True for _ in m.parameters()) and not any(id(p) in chosen for p in m.parameters())]
 
 
 def _perceptual(device):
@@ -71,12 +71,15 @@ def _perceptual(device):
 def finetune_on_examples(generator: torch.nn.Module, images: torch.Tensor,
                          semantics: torch.Tensor, steps: int, lr: float = 1e-4,
                          betas: tuple[float, float] = (0.0, 0.999), seed: int = 0,
-                         perceptual_weight: float = 1.0) -> FinetuneReport:
+                         perceptual_weight: float = 1.0,
+                         keypoints: torch.Tensor | None = None) -> FinetuneReport:
     """Finetune `generator` in place on its examples.
 
-    images (1, K, 3, H, W) in [-1, 1], semantics (1, K, C, H, W). Per step: `prepare` on all K
-    examples (weights regenerated, so E gets gradients), then every example k is synthesised
-    from s_ek alone (batch of K) and compared to e_k.
+    images (1, K, 3, H, W) in [-1, 1], semantics (1, K, C, H, W), keypoints (1, K, J, 3) (models
+    with a keypoint prior). Per step: `prepare` on the examples (weights regenerated, so E gets
+    gradients), then every example k is synthesised from s_ek (batch of K) and compared to e_k.
+    With K >= 2 each example is synthesised from the OTHER examples (leave one out): with a
+    prior flow, an example warped onto itself would make the task trivial.
     """
     torch.manual_seed(seed)
     trainable, frozen = split_parameters(generator)
@@ -86,9 +89,13 @@ def finetune_on_examples(generator: torch.nn.Module, images: torch.Tensor,
     for p in trainable:
         p.requires_grad_(True)
     k = images.shape[1]
-    ex_img = images.expand(k, -1, -1, -1, -1)  # every sample sees all K examples
-    ex_sem = semantics.expand(k, -1, -1, -1, -1)
+    # sample i sees the examples other than i (all of them when K = 1)
+    others = torch.tensor([[j for j in range(k) if j != i] or [i] for i in range(k)],
+                          device=images.device)
+    ex_img, ex_sem = images[0][others], semantics[0][others]  # (K, K-1 or 1, ...)
+    ex_kp = keypoints[0][others] if keypoints is not None else None
     target, target_sem = images[0], semantics[0]  # (K, 3, H, W), (K, C, H, W)
+    target_kp = keypoints[0] if keypoints is not None else None
     vgg = _perceptual(images.device) if perceptual_weight > 0 else None
     opt = torch.optim.Adam(trainable, lr=lr, betas=betas)
     generator.train()
@@ -98,8 +105,8 @@ def finetune_on_examples(generator: torch.nn.Module, images: torch.Tensor,
     t0 = time.perf_counter()
     try:
         for _ in range(steps):
-            state = generator.prepare(ex_img, ex_sem)
-            out = generator.step(state, target_sem, None, None)
+            state = generator.prepare(ex_img, ex_sem, ex_kp)
+            out = generator.step(state, target_sem, None, None, target_kp)
             loss = F.l1_loss(out.image, target)
             if vgg is not None:
                 loss = loss + perceptual_weight * vgg(out.image, target)

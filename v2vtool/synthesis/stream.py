@@ -37,7 +37,7 @@ from v2vtool.config import Config, DataConfig, GeneratorConfig
 from v2vtool.data.augment import View, make_view
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, main_person
-from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
+from v2vtool.semantics.render import keypoint_array, render_keypoints, semantic_to_tensor
 from v2vtool.semantics.retarget import fit_retarget, has_detection
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class PreparedExamples:
     keypoints: list[Frame] | None  # K frames in model pixels (keypoint kinds)
     image_tensor: torch.Tensor  # (1, K, 3, H, W) in [-1, 1]
     semantic_tensor: torch.Tensor  # (1, K, C, H, W) in [0, 1]
+    keypoint_tensor: torch.Tensor | None = None  # (1, K, J, 3) model px (keypoint kinds)
 
 
 def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
@@ -106,8 +107,10 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
         out_img.append(fit.image(img))
     img_t = torch.stack([to_tensor(i) for i in out_img]).unsqueeze(0)
     sem_t = torch.stack([semantic_to_tensor(s, cfg.kind, cfg.n_classes) for s in out_sem])
+    kp_t = (torch.stack([torch.from_numpy(keypoint_array(cfg.kind, f)) for f in out_kp])[None]
+            if out_kp else None)
     return PreparedExamples(out_img, out_sem, out_kp if out_kp else None, img_t,
-                            sem_t.unsqueeze(0))
+                            sem_t.unsqueeze(0), kp_t)
 
 
 @dataclass
@@ -172,25 +175,32 @@ class Synthesizer:
             lr = finetune_lr or (config.train.lr_g if isinstance(config, Config) else 1e-4)
             self.finetune_report = finetune_on_examples(
                 generator, self.examples.image_tensor.to(self.device),
-                self.examples.semantic_tensor.to(self.device), steps=finetune, lr=lr, seed=seed)
+                self.examples.semantic_tensor.to(self.device), steps=finetune, lr=lr, seed=seed,
+                keypoints=self._to_device(self.examples.keypoint_tensor))
         self.generator = generator.eval()
         with torch.inference_mode():
             self.state = generator.prepare(self.examples.image_tensor.to(self.device),
-                                           self.examples.semantic_tensor.to(self.device))
+                                           self.examples.semantic_tensor.to(self.device),
+                                           self._to_device(self.examples.keypoint_tensor))
 
     @property
     def k(self) -> int:
         return len(self.examples.images)
 
-    def render(self, frame, fit: View, retarget) -> np.ndarray:
-        """Driver frame (source pixels) -> semantic map at the model's resolution."""
+    def _to_device(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else x.to(self.device)
+
+    def render(self, frame, fit: View, retarget) -> tuple[np.ndarray, torch.Tensor | None]:
+        """Driver frame (source pixels) -> (semantic map at the model's resolution, its keypoints
+        (1, J, 3) in model pixels for the prior flow, or None)."""
         size = (self.cfg.width, self.cfg.height)
         if self.cfg.kind in KEYPOINT_KINDS:
             frame = fit.keypoints(frame)
             if retarget is not None:
                 frame = [retarget(p) for p in frame]
-            return render_keypoints(self.cfg.kind, frame, size)
-        return fit.label(frame)
+            kp = torch.from_numpy(keypoint_array(self.cfg.kind, frame))[None]
+            return render_keypoints(self.cfg.kind, frame, size), kp
+        return fit.label(frame), None
 
     def run(self, driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
             retarget: bool = True, reference_frames: int = REFERENCE_FRAMES,
@@ -220,23 +230,27 @@ class Synthesizer:
                             "keypoints); driving without it")
         prev_img: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
         prev_sem: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
+        prior = cfg.keypoint_prior
+        prev_kp = None
         # weights are fixed while streaming: compute spectral-norm parametrizations once
         with torch.inference_mode(), parametrize.cached():
             for i, (frame, held) in enumerate(itertools.chain(head, stream)):
-                sem_np = self.render(frame, fit, mapper)
+                sem_np, kp = self.render(frame, fit, mapper)
                 t0 = time.perf_counter()
                 sem = semantic_to_tensor(sem_np, cfg.kind, cfg.n_classes)[None].to(self.device)
+                kp = self._to_device(kp) if prior else None
                 pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
                     prev_sem, cfg.n_prev_frames)
-                out = self.generator.step(self.state, sem, pi, ps)
+                out = self.generator.step(self.state, sem, pi, ps, kp, prev_kp)
                 prev_img.append(out.image)
                 prev_sem.append(sem)
+                prev_kp = kp
                 image = to_uint8(out.image[0])
                 att = out.attention
                 att = att[0].float().cpu().numpy() if att is not None else None
                 ref = int(out.ref_index[0]) if out.ref_index is not None else 0
                 dt = time.perf_counter() - t0
-                src = (self.render(frame, fit, None) if source_semantics and mapper is not None
+                src = (self.render(frame, fit, None)[0] if source_semantics and mapper is not None
                        else None)
                 yield SynthFrame(i, image, sem_np, ref, att, held, dt, src)
 

@@ -27,7 +27,7 @@ from rich.console import Console
 
 from v2vtool.config import Config
 from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
-                                  validation_keys)
+                                  generator_inputs, validation_keys)
 from v2vtool.errors import UserError
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
@@ -253,7 +253,7 @@ class _Trainer:
         batch = {k: v.to(self.dev, non_blocking=True) for k, v in batch.items()}
         lr_g, lr_d = self._set_lr()
         with self._autocast():
-            out = self.G(batch["examples"], batch["example_semantics"], batch["semantics"])
+            out = self.G(**generator_inputs(batch))
         # 1. discriminator update on real vs detached fake
         d_losses: dict[str, torch.Tensor] = {}
         d_total = None

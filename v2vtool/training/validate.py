@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from v2vtool.data.dataset import FewShotDataset, SampleKey
+from v2vtool.data.dataset import FewShotDataset, SampleKey, generator_inputs
 
 
 def _stack(samples: list[dict]) -> dict[str, torch.Tensor]:
@@ -55,9 +55,7 @@ class Validator:
         sums = {"l1": 0.0, "psnr": 0.0, **self.baseline}
         count = 0
         for batch in self.batches:
-            out = generator(batch["examples"].to(self.device),
-                            batch["example_semantics"].to(self.device),
-                            batch["semantics"].to(self.device))
+            out = generator(**generator_inputs(batch, self.device))
             fake = ((out.image.float().clamp(-1, 1) + 1) / 2).flatten(0, 1)
             real = ((batch["images"].to(self.device) + 1) / 2).flatten(0, 1)
             sums["l1"] += float((fake - real).abs().flatten(1).mean(1).sum())

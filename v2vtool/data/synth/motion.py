@@ -261,3 +261,24 @@ def dance_clip(app: Appearance, d: Dance, frames: int, size: int) -> tuple[list,
         people.append(project(app, J, yaw, size, drift))
         yaws.append(yaw)
     return people, yaws
+
+
+def sample_keypoints(frames: int, width: int, height: int, seed: int = 0) -> list[Person]:
+    """A random dancer's keypoints for `frames` frames of a (width, height) frame (the square
+    dance stretched to the frame): plausible driving poses for benchmarks and smoke runs."""
+    from v2vtool.data.synth.appearance import sample_appearance
+
+    rng = np.random.default_rng(seed)
+    people, _ = dance_clip(sample_appearance(rng), sample_dance(rng, frames), frames, 512)
+    scale = np.array([width / 512, height / 512], np.float32)
+    return [p.transformed(scale, np.zeros(2, np.float32)) for p in people]
+
+
+def sample_prior_keypoints(kind: str, frames: int, width: int, height: int, seed: int = 0):
+    """`sample_keypoints` as the (frames, J, 3) float tensor a keypoint prior reads."""
+    import torch
+
+    from v2vtool.semantics.render import keypoint_array
+
+    people = sample_keypoints(frames, width, height, seed)
+    return torch.stack([torch.from_numpy(keypoint_array(kind, [p])) for p in people])
