@@ -26,7 +26,7 @@ from v2vtool.data.synth import render_background, sample_appearance, view_of
 from v2vtool.data.synth.motion import dance_clip, sample_dance
 from v2vtool.data.synth.rasterize import Renderer
 from v2vtool.io.keypoints import BODY_25_FLIP
-from v2vtool.semantics.extractors import get_extractor
+from v2vtool.semantics.kinds import get_extractor
 
 LIMB_JOINTS = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
 

@@ -104,7 +104,7 @@ def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, devi
     from v2vtool.synthesis import synthesize
 
     ckpt, cfg = make_checkpoint(root, name, overrides)
-    size = (cfg.generator.width, cfg.generator.height)
+    size = cfg.generator.size
     clip = make_clip(root, size, frames + 2 * k)
     examples = [f"{clip}:" + ",".join(str(frames + i) for i in range(k))]
     res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device)
@@ -140,7 +140,7 @@ def finetune_eval(ckpt: str, dataset: str, k: int, steps: list[int], device: str
 
     loaded = load_generator(ckpt, device)
     cfg = loaded.config
-    size = (cfg.generator.width, cfg.generator.height)
+    size = cfg.generator.size
     root = Path(dataset)
     manifest = json.loads((root / "manifest.json").read_text())
     rows = []

@@ -151,7 +151,7 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
     if cfg.kind != "pose":
         raise UserError(f"benchmark: the checkpoint is a {cfg.kind!r} model; the procedural "
                         "benchmark drives pose models")
-    size = (cfg.width, cfg.height)
+    size = cfg.size
     skipped: dict = {}
     try:
         from v2vtool.metrics.keypoint_net import load_keypoint_estimator

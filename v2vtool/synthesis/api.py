@@ -120,10 +120,10 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     src = open_driver(driver, cfg.kind, fps=driver_fps)
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
-                        [e.keypoints if e.keypoints is not None else e.semantic for e in exs],
-                        [e.name for e in exs], finetune=finetune, seed=seed)
+                        [e.semantics for e in exs], [e.name for e in exs], finetune=finetune,
+                        seed=seed)
     setup = time.perf_counter() - t_start
-    model_size = (cfg.width, cfg.height)
+    model_size = cfg.size
     out_size = tuple(size) if size is not None else model_size
     ex_panels = [resize_to(im, out_size) for im in synth.examples.images]
     att_examples = synth.examples.images
