@@ -16,14 +16,14 @@ from v2vtool.io.keypoints import main_person
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     from v2vtool.config import apply_overrides, preset
-    from v2vtool.models.generator import FewShotGenerator
-    from v2vtool.training.checkpoint import save_generator
+    from v2vtool.models.build import build_generator
+    from v2vtool.models.checkpoint import save_generator
 
     cfg = apply_overrides(preset("tiny"), ["generator.height=64", "generator.width=64",
                                            "generator.ngf=8"])
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("ckpt") / "ck"
-    save_generator(out, cfg, FewShotGenerator(cfg.generator))
+    save_generator(out, cfg, build_generator(cfg.generator))
     return out
 
 
@@ -68,7 +68,7 @@ def test_limb_warp_identity_pose(synth_dataset):
 
 def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
     from v2vtool.benchmark import evaluate_generator
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     g = load_generator(tiny_ckpt)
     r1 = evaluate_generator(g.generator, g.config, synth_dataset, [1, 2], seed=0, max_frames=4,

@@ -111,7 +111,7 @@ def run_cell(cell: Cell, base: Config, dataset: Path, ids: list[str], out: Path,
              status: Callable[[str], None] | None = None) -> dict:
     """Train (or resume) and score one cell; writes cells/<name>/result.json atomically."""
     from v2vtool.benchmark import evaluate_generator
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     say = status or (lambda s: None)
     cdir = out / "cells" / cell.name

@@ -237,7 +237,7 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
                   device: str = "cpu", console=None, keynet_dir=None) -> dict:
     """Load a checkpoint and run the protocol (the library function behind the CLI)."""
     from v2vtool.metrics.evaluate import versions
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     dataset = Path(dataset)
     if not (dataset / "manifest.json").is_file():

@@ -41,7 +41,7 @@ from v2vtool.losses.gan import d_hinge_loss, g_hinge_loss
 from v2vtool.losses.perceptual import perceptual_loss
 from v2vtool.losses.reconstruction import l1_loss
 from v2vtool.models.discriminators import crop_boxes, valid_boxes
-from v2vtool.models.generator import SequenceOutput
+from v2vtool.models.contract import SequenceOutput
 
 Batch = Mapping[str, torch.Tensor]
 
