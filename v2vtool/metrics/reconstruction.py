@@ -1,11 +1,13 @@
 """Reconstruction metrics between a generated frame and its ground truth.
 
-All take (H, W, 3) uint8 RGB numpy frames (same shape) and return a float. Sequences are
-scored per frame by the caller and averaged.
+psnr / ssim / l1 take (H, W, 3) uint8 RGB numpy frames (same shape) and return a float;
+sequences are scored per frame by the caller and averaged. `psnr_tensor` is the same PSNR on
+float image batches in [0, 1] (training's validation).
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from v2vtool.metrics.common import as_uint8_rgb
@@ -26,6 +28,12 @@ def psnr(generated: np.ndarray, truth: np.ndarray) -> float:
     if np.array_equal(a, b):
         return PSNR_CAP
     return float(min(PSNR_CAP, peak_signal_noise_ratio(b, a, data_range=255)))
+
+
+def psnr_tensor(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per image PSNR (dB) of images in [0, 1], (N, 3, H, W) -> (N,), capped at PSNR_CAP."""
+    mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(10 ** (-PSNR_CAP / 10))
+    return 10 * torch.log10(1.0 / mse)
 
 
 def ssim(generated: np.ndarray, truth: np.ndarray) -> float:
