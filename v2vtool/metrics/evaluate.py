@@ -25,7 +25,8 @@ from v2vtool import __version__
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import main_person, read_jsonl, read_openpose_dir
-from v2vtool.metrics.common import MetricUnavailable, sha256_file
+from v2vtool.io.hashing import sha256_file
+from v2vtool.metrics.common import MetricUnavailable
 from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
 from v2vtool.metrics.reconstruction import l1, psnr, ssim
 from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses, synthesis_view
