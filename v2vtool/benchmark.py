@@ -31,16 +31,28 @@ from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import main_person
 from v2vtool.metrics.common import MetricUnavailable
-from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
-from v2vtool.metrics.reconstruction import l1, psnr, ssim
-from v2vtool.metrics.temporal import warp_error
+from v2vtool.metrics.pose import REFERENCE_HEIGHT
+from v2vtool.metrics import table
+from v2vtool.metrics.table import Column, Inputs, Metric, PoseInputs, score
 
 log = logging.getLogger(__name__)
 FORMAT = "v2v-benchmark/1"
 VIEW_ORDER = ("front", "back", "side")
-METRICS = ("psnr", "ssim", "l1", "lpips", "pose_error", "pose_missing_rate", "warp_error")
-SHORT = {"pose_error": "pose", "pose_missing_rate": "miss", "warp_error": "warp",
-         "warp_error_truth": "warp(truth)"}
+
+
+def sequence_rows() -> tuple[Metric, ...]:
+    """The metric table's rows the protocol reports per sequence: all of them (those whose
+    inputs it lacks, e.g. FID, are left out by `score`) except the long-video summaries,
+    which only the long driver reports."""
+    return tuple(m for m in table.METRICS if not m.long)
+
+
+def columns(rows: tuple[Metric, ...] | None = None) -> list[Column]:
+    """The benchmark's columns: the rows' columns, where the warp error's flow reference is
+    the truth video (named warp_error_truth in the benchmark JSON since v1)."""
+    return [Column("warp_error_truth", "warp(truth)", c.better)
+            if c.key == "warp_error_reference" else c
+            for m in (rows if rows is not None else sequence_rows()) for c in m.columns]
 
 
 def parse_k(text: str) -> list[int]:
@@ -114,27 +126,30 @@ def _nearest(example_poses: list[np.ndarray], pose: np.ndarray) -> int:
     return bi
 
 
-def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: list[np.ndarray],
-                   estimator, lpips_model=None) -> dict:
-    """Per-sequence scores (means over frames) of `frames` against truth / driving poses."""
-    h = truth[0].shape[0]
-    out = {"psnr": float(np.mean([psnr(f, t) for f, t in zip(frames, truth)])),
-           "ssim": float(np.mean([ssim(f, t) for f, t in zip(frames, truth)])),
-           "l1": float(np.mean([l1(f, t) for f, t in zip(frames, truth)]))}
-    if lpips_model is not None:
-        from v2vtool.metrics.perceptual import lpips_distance
+def _estimate(estimator):
+    """Poses of a list of frames (one batch when the estimator batches)."""
+    if hasattr(estimator, "batch"):
+        return lambda frames: estimator.batch(list(frames))
+    return lambda frames: [estimator(f) for f in frames]
 
-        out["lpips"] = float(np.mean([lpips_distance(lpips_model, f, t)
-                                      for f, t in zip(frames, truth)]))
+
+def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: list[np.ndarray],
+                   estimator, lpips_model=None, masks: list[np.ndarray] | None = None,
+                   rows: tuple[Metric, ...] | None = None) -> dict:
+    """Per-sequence scores of `frames` against the truth frames (+ true person masks) and the
+    driving poses: the metric table's `rows`, keyed by the benchmark's `columns`."""
+    poses = None
     if estimator is not None:
-        est = estimator.batch(frames) if hasattr(estimator, "batch") else [estimator(f)
-                                                                            for f in frames]
-        r = pose_error(est, driving, frame_height=h, joints=estimator.joints)
-        out["pose_error"], out["pose_missing_rate"] = r.error, r.missing_rate
-    if len(frames) >= 2:
-        w = warp_error(frames, truth)
-        out["warp_error"], out["warp_error_truth"] = w.generated, w.reference
-    return out
+        poses = PoseInputs(driving, _estimate(estimator), estimator.joints,
+                           frame_height=truth[0].shape[0])
+    inputs = Inputs(frames, len(frames), truth=truth, masks=masks, lpips=lpips_model,
+                    flow=truth if len(frames) >= 2 else None, flow_frames=len(frames),
+                    poses=poses)
+    rows = rows if rows is not None else sequence_rows()
+    values = score(inputs, rows).values
+    if "warp_error_reference" in values:
+        values["warp_error_truth"] = values["warp_error_reference"]
+    return {c.key: values[c.key] for c in columns(rows) if c.key in values}
 
 
 def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.PathLike,
@@ -224,7 +239,7 @@ def aggregate(per_item: list[dict]) -> list[dict]:
     rows = []
     for (m, k), ss in sorted(groups.items(), key=lambda x: (order.get(x[0][0], 9), x[0][1])):
         row = {"method": m, "k": k, "identities": len(ss)}
-        for key in METRICS + ("warp_error_truth",):
+        for key in [c.key for c in columns()]:
             vals = [s[key] for s in ss if s.get(key) is not None]
             if vals:
                 row[key] = float(np.mean(vals))
@@ -268,14 +283,14 @@ def print_benchmark(res: dict, console) -> None:
     t = Table(title=f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
               caption=f"{res['dataset']}; pose = pose error in px at "
                       f"{res['pose_reference_height']} px height, miss = missing-joint rate")
-    cols = [c for c in METRICS + ("warp_error_truth",) if any(c in r for r in res["rows"])]
+    cols = [c for c in columns() if any(c.key in r for r in res["rows"])]
     t.add_column("method", no_wrap=True, min_width=9)
     t.add_column("K", justify="right")
     for c in cols:
-        t.add_column(SHORT.get(c, c), justify="right")
+        t.add_column(c.label, justify="right")
     for r in res["rows"]:
         t.add_row(r["method"], str(r["k"]) if r["k"] else "-",
-                  *[f"{r[c]:.3g}" if c in r else "-" for c in cols])
+                  *[f"{r[c.key]:.3g}" if c.key in r else "-" for c in cols])
     console.print(t)
     for k, why in res.get("skipped", {}).items():
         console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
