@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from v2vtool.metrics.drift import QUARTERS, quarter_psnr
+from v2vtool.metrics.masked import ghost_l1, person_psnr
 from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
 from v2vtool.metrics.reconstruction import l1, psnr, ssim
 from v2vtool.metrics.temporal import warp_error
@@ -112,6 +114,14 @@ def _lpips(pair: FramePair) -> float:
     return lpips_distance(pair.inputs.lpips, pair.generated, pair.truth, pair.inputs.device)
 
 
+def _drift(inputs: Inputs, per_frame: dict) -> dict:
+    values = per_frame.get("psnr")
+    if values is None:  # psnr not among the rows scored with it
+        values = [psnr(g, t) for g, t in _take(zip(inputs.generated, inputs.truth),
+                                               inputs.frames)]
+    return quarter_psnr(values)
+
+
 def _fid(inputs: Inputs, per_frame: dict) -> dict:
     from v2vtool.metrics import fid as fidm
 
@@ -143,6 +153,12 @@ METRICS: tuple[Metric, ...] = (
            frame=lambda p: ssim(p.generated, p.truth)),
     Metric("l1", "l1", LOWER, ("truth",), "L1", frame=lambda p: l1(p.generated, p.truth)),
     Metric("lpips", "lpips", LOWER, ("truth", "lpips"), "LPIPS", frame=_lpips),
+    Metric("person_psnr", "person", HIGHER, ("truth", "mask"), "person PSNR",
+           frame=lambda p: person_psnr(p.generated, p.truth, p.mask)),
+    Metric("ghost_l1", "ghost", LOWER, ("truth", "mask"), "ghost error",
+           frame=lambda p: ghost_l1(p.generated, p.truth, p.mask)),
+    Metric("psnr_drift", "drift", HIGHER, ("truth",), "PSNR drift", video=_drift, long=True,
+           extra=tuple(Column(f"psnr_q{i}", f"q{i}", HIGHER) for i in range(1, QUARTERS + 1))),
     Metric("fid", "fid", LOWER, ("fid",), "FID", video=_fid),
     Metric("pose_error", "pose", LOWER, ("poses",), "pose error", video=_pose,
            extra=(Column("pose_missing_rate", "miss", LOWER),)),

@@ -186,6 +186,16 @@ def render_identity(dataset_dir: str | os.PathLike, identity_id: str,
         yield renderer.render(person)
 
 
+def dance_keypoints(dataset_dir: str | os.PathLike, identity_id: str, frames: int,
+                    rng: np.random.Generator) -> list[Person]:
+    """`identity_id`'s body dancing a fresh procedural dance of any length (drawn from `rng`,
+    as the dataset's clips are): one Person per frame, in pixels of the dataset's size."""
+    size = int(read_manifest(dataset_dir)["size"])
+    app = load_identity(dataset_dir, identity_id)
+    people, _ = dance_clip(app, sample_dance(rng, frames), frames, size)
+    return people
+
+
 def render_motion_clip(dataset_dir: str | os.PathLike, identity_id: str,
                        motion_clip: str | os.PathLike, out: str | os.PathLike,
                        overwrite: bool = False, progress: Progress | None = None) -> Path:
