@@ -385,9 +385,11 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
 
 
 def _table(title: str, caption: str, rows: list[dict], cols: list[Column]):
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title, caption=caption)
+    # compact (one space between columns): the eleven columns fit an 80-column terminal
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
     cols = [c for c in cols if any(c.key in r for r in rows)]
     t.add_column("method", no_wrap=True, min_width=9)
     t.add_column("K", justify="right")
