@@ -8,7 +8,7 @@ import torch
 from v2vtool.config import GeneratorConfig
 from v2vtool.models.example_warp import fill_holes
 from v2vtool.models.generator import FewShotGenerator
-from v2vtool.models.prior import keypoint_prior
+from v2vtool.semantics.prior import pose_prior
 from v2vtool.models.warp import warp
 
 H = W = 64
@@ -82,15 +82,15 @@ def test_untrained_model_starts_at_the_prior():
         out = gen(**inp)
     kp, ex_kp = inp["keypoints"], inp["example_keypoints"]
     for t in range(2):
-        pr = keypoint_prior("pose", kp[:, t], ex_kp, H, W)
+        pr = pose_prior(kp[:, t], ex_kp, H, W)
         torch.testing.assert_close(out.ref_flow[:, t], pr.flow[:, 0], atol=1e-4, rtol=1e-5)
-    prev = keypoint_prior("pose", kp[:, 1], kp[:, :1], H, W)
+    prev = pose_prior(kp[:, 1], kp[:, :1], H, W)
     torch.testing.assert_close(out.flow[:, 1], prev.flow[:, 0], atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(out.warped_prev[:, 1], warp(out.image[:, 0], prev.flow[:, 0]))
     # the example candidate of warped_ref is the example warped by the prior
     sel = out.selection[:, 0]
     state = gen.prepare(inp["examples"], inp["example_semantics"], ex_kp)
-    pr0 = keypoint_prior("pose", kp[:, 0], ex_kp, H, W)
+    pr0 = pose_prior(kp[:, 0], ex_kp, H, W)
     expect = sel[:, :1] * warp(inp["examples"][:, 0], pr0.flow[:, 0]) + sel[:, 1:] * state.sources.plate
     torch.testing.assert_close(out.warped_ref[:, 0], expect, atol=1e-5, rtol=1e-5)
 

@@ -6,7 +6,7 @@ semantic map, its own soft body mask from its keypoints), and the first example 
 background plate: e_1 with its person filled in from the surrounding background (push-pull fill),
 so background pixels have a source that does not show the example's body (no ghost).
 
-Per frame (``forward``), with P_k the prior flows target -> example k (``models/prior.py``):
+Per frame (``forward``), with P_k the prior flows target -> example k (``semantics/prior.py``):
   1. candidates: W_k = warp(stack_k, P_k) for every example, plus the plate;
   2. selection: a small net scores every candidate at every pixel (at half resolution) from the
      warped candidate, the prior's cues (reflected fit = the example shows the other side, fit
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act
-from v2vtool.models.prior import POSE_CUES, PriorFlow
+from v2vtool.semantics.prior import POSE_CUES, PriorFlow
 from v2vtool.models.warp import warp
 
 # fixed logits that start the selection at the prior (added to the learned scores)

@@ -66,3 +66,31 @@ def facemesh_to_face70(mesh: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     face[:, 2] = in_frame(face[:, :2], size).astype(np.float32)
     face[face[:, 2] == 0, :2] = 0
     return face
+
+
+def face_template() -> np.ndarray:
+    """A canonical face: (70, 2) iBUG-68 + 2 pupils in head-radius units, x = person's left,
+    y = up (the procedural dancers' face; the face prior's fixed triangulation)."""
+    pts = []
+    for i in range(17):  # jaw, from the person's right (-x) round the chin to the left
+        th = np.pi - i / 16 * np.pi
+        pts.append((0.8 * np.cos(th), 0.12 - 0.82 * np.sin(th)))
+    for x0, x1 in ((-0.6, -0.15), (0.15, 0.6)):  # brows
+        for x in np.linspace(x0, x1, 5):
+            pts.append((x, 0.4 + 0.06 * (1 - ((x - (x0 + x1) / 2) / 0.25) ** 2)))
+    for y in np.linspace(0.28, -0.06, 4):  # nose bridge
+        pts.append((0.0, y))
+    for x in np.linspace(-0.17, 0.17, 5):  # nostrils
+        pts.append((x, -0.14 - 0.04 * (1 - abs(x) / 0.17)))
+    for cx, order in ((-0.33, (np.pi, 0.75 * np.pi, 0.25 * np.pi, 0.0, -0.25 * np.pi,
+                                -0.75 * np.pi)),
+                      (0.33, (np.pi, 0.75 * np.pi, 0.25 * np.pi, 0.0, -0.25 * np.pi,
+                              -0.75 * np.pi))):
+        for th in order:  # eye contour: corner, two top, corner, two bottom
+            pts.append((cx + 0.13 * np.cos(th), 0.18 + 0.055 * np.sin(th)))
+    for th in np.linspace(np.pi, -np.pi, 13)[:12]:  # outer lips from the right corner
+        pts.append((0.28 * np.cos(th), -0.42 + 0.11 * np.sin(th)))
+    for th in np.linspace(np.pi, -np.pi, 9)[:8]:  # inner lips
+        pts.append((0.18 * np.cos(th), -0.42 + 0.04 * np.sin(th)))
+    pts += [(-0.33, 0.18), (0.33, 0.18)]  # pupils
+    return np.asarray(pts, np.float64) * 0.85

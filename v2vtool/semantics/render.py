@@ -4,8 +4,9 @@
   (left and right differ), plus hands and face contours when found.
 - face: the paper's face sketch (H, W) uint8: jaw, brows, nose, eyes, lips drawn as curves of
   the 68-point iBUG layout.
-`semantic_to_tensor` turns any stored map into the network input (C, H, W) float in [0, 1]
-(one-hot for segmentation). Rendering is deterministic (same input -> same bytes).
+`map_to_tensor` turns any stored map into the network input (C, H, W) float in [0, 1]
+(one-hot for class-id maps). Rendering is deterministic (same input -> same bytes).
+Which renderer belongs to which kind is stated once, in `v2vtool.semantics.kinds`.
 """
 from __future__ import annotations
 
@@ -98,36 +99,16 @@ def render_face(frame: Frame, size: tuple[int, int], scale: tuple[float, float] 
     return img
 
 
-def render_keypoints(kind: str, frame: Frame, size: tuple[int, int],
-                     scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    if kind == "pose":
-        return render_pose(frame, size, scale)
-    if kind == "face":
-        return render_face(frame, size, scale)
-    raise ValueError(f"kind {kind!r} is not rendered from keypoints")
-
-
-def keypoint_array(kind: str, frame: Frame) -> np.ndarray:
-    """The keypoints a prior flow reads (models/prior.py): the main person's BODY_25 pose (25, 3)
-    for pose, its 68 face landmarks (68, 3) for face; zeros (= not found) when nobody is there."""
-    from v2vtool.io.keypoints import main_person
-
-    person = main_person(frame)
-    if kind == "pose":
-        return np.zeros((25, 3), np.float32) if person is None else person.pose[:25].astype(np.float32)
-    if kind == "face":
-        return np.zeros((68, 3), np.float32) if person is None else person.face[:68].astype(np.float32)
-    raise ValueError(f"kind {kind!r} has no keypoints")
-
-
-def semantic_to_tensor(semantic: np.ndarray, kind: str, n_classes: int = 20) -> torch.Tensor:
+def map_to_tensor(semantic: np.ndarray, one_hot_classes: int | None = None) -> torch.Tensor:
     """Stored semantic map -> network input (C, H, W) float32 in [0, 1].
 
-    pose (H, W, 3) -> 3 channels; face / edges (H, W) -> 1; segmentation class ids -> one-hot
-    with n_classes channels (ids >= n_classes, e.g. 255 'ignore', map to all zeros).
+    (H, W, 3) -> 3 channels, (H, W) -> 1 (uint8 / 255); with `one_hot_classes` = n the map holds
+    class ids and becomes a one-hot (n, H, W) (ids >= n, e.g. 255 'ignore', map to all zeros).
+    Which applies to a kind is in its registry record (`SemanticKind.to_tensor`).
     """
     arr = torch.from_numpy(np.ascontiguousarray(semantic))
-    if kind == "segmentation":
+    if one_hot_classes is not None:
+        n_classes = one_hot_classes
         ids = arr.long()
         valid = ids < n_classes
         onehot = torch.zeros(n_classes, *ids.shape, dtype=torch.float32)
@@ -136,3 +117,22 @@ def semantic_to_tensor(semantic: np.ndarray, kind: str, n_classes: int = 20) -> 
     if arr.ndim == 2:
         arr = arr.unsqueeze(-1)
     return arr.permute(2, 0, 1).float() / 255.0
+
+
+def _main_points(frame: Frame, part: str, n: int) -> np.ndarray:
+    from v2vtool.io.keypoints import main_person
+
+    person = main_person(frame)
+    return (np.zeros((n, 3), np.float32) if person is None
+            else getattr(person, part)[:n].astype(np.float32))
+
+
+def pose_prior_keypoints(frame: Frame) -> np.ndarray:
+    """What the pose prior flow reads (semantics/prior.py): the main person's BODY_25 (25, 3);
+    zeros (= not found) when nobody is there."""
+    return _main_points(frame, "pose", 25)
+
+
+def face_prior_keypoints(frame: Frame) -> np.ndarray:
+    """What the face prior flow reads: the main person's 68 iBUG landmarks (68, 3)."""
+    return _main_points(frame, "face", 68)

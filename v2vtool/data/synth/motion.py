@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from v2vtool.data.synth.appearance import Appearance
+from v2vtool.data.synth.appearance import Identity
 from v2vtool.io.keypoints import Person
+from v2vtool.semantics.face import face_template
 
 FPS = 15.0
 FACE_MAX_YAW = 60.0  # degrees
@@ -34,34 +35,7 @@ def view_of(yaw_deg: float) -> str:
     return "front" if a <= 45.0 else "back" if a >= 135.0 else "side"
 
 
-def _face_template() -> np.ndarray:
-    """(70, 2) iBUG-68 + 2 pupils in head-radius units, x = person's left, y = up."""
-    pts = []
-    for i in range(17):  # jaw, from the person's right (-x) round the chin to the left
-        th = np.pi - i / 16 * np.pi
-        pts.append((0.8 * np.cos(th), 0.12 - 0.82 * np.sin(th)))
-    for x0, x1 in ((-0.6, -0.15), (0.15, 0.6)):  # brows
-        for x in np.linspace(x0, x1, 5):
-            pts.append((x, 0.4 + 0.06 * (1 - ((x - (x0 + x1) / 2) / 0.25) ** 2)))
-    for y in np.linspace(0.28, -0.06, 4):  # nose bridge
-        pts.append((0.0, y))
-    for x in np.linspace(-0.17, 0.17, 5):  # nostrils
-        pts.append((x, -0.14 - 0.04 * (1 - abs(x) / 0.17)))
-    for cx, order in ((-0.33, (np.pi, 0.75 * np.pi, 0.25 * np.pi, 0.0, -0.25 * np.pi,
-                                -0.75 * np.pi)),
-                      (0.33, (np.pi, 0.75 * np.pi, 0.25 * np.pi, 0.0, -0.25 * np.pi,
-                              -0.75 * np.pi))):
-        for th in order:  # eye contour: corner, two top, corner, two bottom
-            pts.append((cx + 0.13 * np.cos(th), 0.18 + 0.055 * np.sin(th)))
-    for th in np.linspace(np.pi, -np.pi, 13)[:12]:  # outer lips from the right corner
-        pts.append((0.28 * np.cos(th), -0.42 + 0.11 * np.sin(th)))
-    for th in np.linspace(np.pi, -np.pi, 9)[:8]:  # inner lips
-        pts.append((0.18 * np.cos(th), -0.42 + 0.04 * np.sin(th)))
-    pts += [(-0.33, 0.18), (0.33, 0.18)]  # pupils
-    return np.asarray(pts, np.float64) * 0.85
-
-
-FACE_TEMPLATE = _face_template()
+FACE_TEMPLATE = face_template()
 
 
 def smoothstep(x):
@@ -137,7 +111,7 @@ def _bend(d: np.ndarray, angle, towards: np.ndarray) -> np.ndarray:
     return np.cos(angle) * d + np.sin(angle) * p
 
 
-def pose_3d(app: Appearance, d: Dance, t: float, duration: float) -> tuple[dict, float]:
+def pose_3d(app: Identity, d: Dance, t: float, duration: float) -> tuple[dict, float]:
     """Joint positions (body frame, before the turn) at time t (seconds), and the yaw."""
     wb = 2 * np.pi * d.tempo * t  # one cycle per beat
     blend = float(smoothstep((t / max(duration, 1e-6) - 0.3) / 0.4))
@@ -208,7 +182,7 @@ def quantize(person: Person) -> Person:
                   else np.zeros((70, 3), np.float32))
 
 
-def project(app: Appearance, J: dict, yaw_deg: float, size: int, drift: float = 0.0) -> Person:
+def project(app: Identity, J: dict, yaw_deg: float, size: int, drift: float = 0.0) -> Person:
     """Body-frame joints -> BODY_25 + face keypoints in pixels (see visibility rules)."""
     psi = np.deg2rad(yaw_deg)
     cs, sn = np.cos(psi), np.sin(psi)
@@ -250,7 +224,7 @@ def project(app: Appearance, J: dict, yaw_deg: float, size: int, drift: float = 
     return quantize(Person(pose=pose, face=face))
 
 
-def dance_clip(app: Appearance, d: Dance, frames: int, size: int) -> tuple[list, list]:
+def dance_clip(app: Identity, d: Dance, frames: int, size: int) -> tuple[list, list]:
     """Keypoints (list of Person) and yaw angles (degrees) of every frame."""
     duration = frames / FPS
     people, yaws = [], []
@@ -266,10 +240,10 @@ def dance_clip(app: Appearance, d: Dance, frames: int, size: int) -> tuple[list,
 def sample_keypoints(frames: int, width: int, height: int, seed: int = 0) -> list[Person]:
     """A random dancer's keypoints for `frames` frames of a (width, height) frame (the square
     dance stretched to the frame): plausible driving poses for benchmarks and smoke runs."""
-    from v2vtool.data.synth.appearance import sample_appearance
+    from v2vtool.data.synth.appearance import sample_identity
 
     rng = np.random.default_rng(seed)
-    people, _ = dance_clip(sample_appearance(rng), sample_dance(rng, frames), frames, 512)
+    people, _ = dance_clip(sample_identity(rng), sample_dance(rng, frames), frames, 512)
     scale = np.array([width / 512, height / 512], np.float32)
     return [p.transformed(scale, np.zeros(2, np.float32)) for p in people]
 
@@ -278,7 +252,8 @@ def sample_prior_keypoints(kind: str, frames: int, width: int, height: int, seed
     """`sample_keypoints` as the (frames, J, 3) float tensor a keypoint prior reads."""
     import torch
 
-    from v2vtool.semantics.render import keypoint_array
+    from v2vtool.semantics.kinds import get_kind
 
+    spec = get_kind(kind)
     people = sample_keypoints(frames, width, height, seed)
-    return torch.stack([torch.from_numpy(keypoint_array(kind, [p])) for p in people])
+    return torch.stack([torch.from_numpy(spec.prior_keypoints([p])) for p in people])

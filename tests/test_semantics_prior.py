@@ -1,4 +1,4 @@
-"""Keypoint prior flows (models/prior.py): known transforms give known flows; missing joints and
+"""Keypoint prior flows (semantics/prior.py): known transforms give known flows; missing joints and
 nobody give zero flow without NaN; the face prior is exact for an affine motion."""
 import math
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from v2vtool.models.prior import (POSE_PARTS, body_occupancy, face_prior, face_triangles,
-                                  keypoint_prior, part_transforms, part_weights, pose_prior)
+from v2vtool.semantics.kinds import get_kind
+from v2vtool.semantics.prior import (POSE_PARTS, body_occupancy, face_prior, face_triangles,
+                                  part_transforms, part_weights, pose_prior)
 from v2vtool.models.warp import warp
 
 H = W = 128
@@ -156,9 +157,9 @@ def test_body_occupancy_covers_the_joints():
 # ------------------------------------------------------------------------------------- face
 def _face() -> torch.Tensor:
     """68 + 2 landmarks (70, 3) of a face in a 128 x 128 frame (from the synth face template)."""
-    from v2vtool.data.synth.motion import _face_template
+    from v2vtool.semantics.face import face_template
 
-    f = _face_template() * np.array([1.0, -1.0])
+    f = face_template() * np.array([1.0, -1.0])
     f = (f - f.mean(0)) * 30 + 64
     return torch.cat([torch.tensor(f, dtype=torch.float32), torch.ones(70, 1)], 1)
 
@@ -192,5 +193,5 @@ def test_face_prior_with_missing_landmarks_is_zero():
     src = tgt.clone()
     src[:, 0] += 5
     src[30] = 0
-    pr = keypoint_prior("face", tgt[None], src[None, None], H, W)
+    pr = get_kind("face").prior(tgt[None], src[None, None], H, W)  # through the kind registry
     assert pr.flow.abs().max() == 0 and pr.cues[0, 0, 2].min() == 1

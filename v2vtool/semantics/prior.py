@@ -256,9 +256,9 @@ def face_triangles() -> np.ndarray:
     frame-border points (indices 68..75: corners and edge midpoints of the unit square)."""
     import cv2
 
-    from v2vtool.data.synth.motion import _face_template
+    from v2vtool.semantics.face import face_template
 
-    face = _face_template()[:FACE_POINTS] * np.array([1.0, -1.0])  # person's left = image right
+    face = face_template()[:FACE_POINTS] * np.array([1.0, -1.0])  # person's left = image right
     face = 0.2 + 0.6 * (face - face.min(0)) / np.ptp(face, 0).max()  # inside the unit square
     pts = np.concatenate([face, _border_unit()], 0) * 1000.0
     sub = cv2.Subdiv2D((-100, -100, 1200, 1200))
@@ -330,17 +330,3 @@ def face_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
     cues[:, :, 2:3] = missing.expand(b, k, 1, height, width)
     return PriorFlow(_upsample(flow, height, width, stride).reshape(b, k, 2, height, width),
                      _upsample(occ.reshape(b, 1, h, wd), height, width, stride), cues)
-
-
-# ---------------------------------------------------------------------------------- dispatch
-PRIOR_JOINTS = {"pose": 25, "face": FACE_POINTS}  # keypoints per frame a prior reads
-
-
-def keypoint_prior(kind: str, target: torch.Tensor, sources: torch.Tensor, height: int,
-                   width: int, stride: int = 2) -> PriorFlow:
-    """The prior of a semantic kind: target (B, J, 3), sources (B, K, J, 3) -> `PriorFlow`."""
-    if kind == "pose":
-        return pose_prior(target, sources, height, width, stride)
-    if kind == "face":
-        return face_prior(target, sources, height, width, stride)
-    raise ValueError(f"no keypoint prior for semantic kind {kind!r}")
