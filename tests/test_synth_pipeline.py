@@ -14,6 +14,7 @@ from v2vtool.io.keypoints import write_jsonl
 from v2vtool.io.video import open_video, read_frames
 from v2vtool.synthesis import iter_synthesis, synthesize
 from v2vtool.synthesis.finetune import finetune_on_examples, frozen_modules
+from v2vtool.synthesis.outputs import EXAMPLE_COLOURS, selection_panel
 from v2vtool.models.checkpoint import load_generator
 
 from tests.conftest import make_checkpoint
@@ -44,15 +45,29 @@ def test_clip_driver_end_to_end(pose_ckpt, heldout_clip, synth_dataset, tmp_path
     att = sorted((tmp_path / "att").glob("*.png"))
     assert len(att) == len(clip)
     panel = np.asarray(__import__("PIL.Image").Image.open(att[5]))
-    assert panel.shape == (64, 64 * k, 3)
-    if k == 3:  # the examples are tinted differently (attention differs between examples)
-        tiles = [panel[:, 64 * i:64 * (i + 1)].astype(float) for i in range(3)]
-        assert max(np.abs(tiles[0] - t).mean() for t in tiles[1:]) > 1.0
+    # keypoint-prior model: the K examples framed in their colours + the chosen-example map
+    assert panel.shape == (64, 64 * (k + 1), 3)
+    for i in range(k):
+        assert tuple(panel[32, 64 * i]) == EXAMPLE_COLOURS[i]
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["k"] == k and side["checkpoint_sha256"] == res.checkpoint_sha256
     assert side["config"]["generator"]["kind"] == "pose" and side["seed"] == 0
     assert side["held_frames"] == 0 and side["timing"]["frames_per_second"] > 0
     assert side["v2vtool_version"] and side["driver"]["fps"] == clip.fps
+
+
+def test_selection_panel_tints_each_pixel_by_its_example():
+    ex = [np.full((8, 8, 3), 50, np.uint8), np.full((8, 8, 3), 200, np.uint8)]
+    frame = np.full((8, 8, 3), 100, np.uint8)
+    sel = np.zeros((3, 8, 8), np.float32)
+    sel[1, :, :4] = 1  # left half from example 2, right half the background plate
+    sel[2, :, 4:] = 1
+    panel = selection_panel(ex, sel, frame)
+    assert panel.shape == (8, 24, 3)
+    chosen = panel[:, 16:].astype(int)
+    expect = (0.45 * 100 + 0.55 * np.array(EXAMPLE_COLOURS[1])).astype(int)
+    assert np.abs(chosen[4, 1] - expect).max() <= 1
+    assert np.abs(chosen[4, 6] - int(0.45 * 100 + 0.55 * 128)).max() <= 1  # plate: gray
 
 
 def test_side_by_side_and_size(pose_ckpt, heldout_clip, tmp_path):

@@ -7,8 +7,10 @@ Outputs (all atomic; a failed run leaves none of them):
                      (when retargeted, the driver before retargeting is drawn dimmed under
                      the retargeted skeleton, so the normalisation is visible)
   OUT.json           sidecar: checkpoint + hash, resolved config, K, seed, timing, held frames
-  attention_maps     a video (.mp4/.mov/.mkv) or PNG folder: the K examples tinted by their
-                     attention per frame (paper Fig. 7c)
+  attention_maps     a video (.mp4/.mov/.mkv) or PNG folder: which example each output pixel
+                     comes from (keypoint-prior models: the K examples framed in colours + the
+                     output tinted by the chosen example's colour, gray = background plate), or
+                     the K examples tinted by their attention per frame (paper Fig. 7c)
   frames_dir         the output frames as PNGs
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from v2vtool import __version__
 from v2vtool.device import resolve_device
 from v2vtool.errors import UserError
 from v2vtool.synthesis.outputs import (PngDirSink, attention_panel, open_sink, resize_to,
-                                       side_by_side as sbs_panel, write_sidecar)
+                                       selection_panel, side_by_side as sbs_panel, write_sidecar)
 from v2vtool.synthesis.sources import load_examples, open_driver
 from v2vtool.synthesis.stream import Synthesizer
 
@@ -135,7 +137,9 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             else:
                 video.write(image)
             if att_sink is not None:
-                att_sink.write(attention_panel(att_examples, f.attention))
+                att_sink.write(selection_panel(att_examples, f.selection, f.image)
+                               if f.selection is not None
+                               else attention_panel(att_examples, f.attention))
             if frames_sink is not None:
                 frames_sink.write(image)
             n += 1

@@ -73,6 +73,43 @@ def attention_panel(examples: list[np.ndarray], attention: np.ndarray | None) ->
     return np.concatenate(panels, axis=1)
 
 
+# one colour per example in the selection map (RGB); the background plate is gray
+EXAMPLE_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+                   (70, 240, 240), (240, 50, 230), (210, 245, 60))
+PLATE_COLOUR = (128, 128, 128)
+
+
+def selection_panel(examples: list[np.ndarray], selection: np.ndarray, frame: np.ndarray
+                    ) -> np.ndarray:
+    """Which example each output pixel comes from (keypoint-prior models).
+
+    examples: K x (H, W, 3) uint8, each framed in its colour with its share of the body pixels;
+    selection: (K + 1, h, w) per-pixel weights over the K warped examples and the background
+    plate (`StepOutput.selection`); frame: the generated (H, W, 3) frame, tinted by the blend of
+    the chosen examples' colours (gray where the background plate is used).
+    """
+    k = len(examples)
+    h, w = frame.shape[:2]
+    sel = np.asarray(selection, np.float32)
+    colours = np.array([EXAMPLE_COLOURS[i % len(EXAMPLE_COLOURS)] for i in range(k)]
+                       + [PLATE_COLOUR], np.float32)
+    sel = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in sel])
+    tint = np.einsum("khw,kc->hwc", sel, colours)
+    chosen = np.ascontiguousarray((0.45 * frame.astype(np.float32) + 0.55 * tint).astype(np.uint8))
+    body = sel[:k].reshape(k, -1).sum(1)
+    share = body / max(float(body.sum()), 1e-12)
+    panels = []
+    for i, ex in enumerate(examples):
+        panel = np.ascontiguousarray(cv2.resize(ex, (w, h), interpolation=cv2.INTER_AREA)
+                                     if ex.shape[:2] != (h, w) else ex.copy())
+        cv2.rectangle(panel, (0, 0), (w - 1, h - 1), tuple(int(c) for c in colours[i]),
+                      max(2, h // 40))
+        cv2.putText(panel, f"{100 * share[i]:.0f}%", (4, max(12, h // 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, max(0.3, h / 400), (255, 255, 255), 1, cv2.LINE_AA)
+        panels.append(panel)
+    return np.concatenate(panels + [chosen], axis=1)
+
+
 def resize_to(image: np.ndarray | None, size: tuple[int, int] | None) -> np.ndarray | None:
     if image is None or size is None or (image.shape[1], image.shape[0]) == tuple(size):
         return image

@@ -119,6 +119,9 @@ class SynthFrame:
     held: bool  # the driver had no detection here; the last good frame was reused
     step_seconds: float  # time spent in generator.step (+ transfer) for this frame
     source_semantic: np.ndarray | None = None  # the driver before retargeting (if asked)
+    # keypoint-prior models: (K + 1, H, W) per-pixel weights over the K warped examples and the
+    # background plate (which example each output pixel comes from), else None
+    selection: np.ndarray | None = None
 
 
 def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
@@ -241,11 +244,13 @@ class Synthesizer:
                 image = to_uint8(out.image[0])
                 att = out.attention
                 att = att[0].float().cpu().numpy() if att is not None else None
+                sel = out.selection
+                sel = sel[0].float().cpu().numpy() if sel is not None else None
                 ref = int(out.ref_index[0]) if out.ref_index is not None else 0
                 dt = time.perf_counter() - t0
                 src = (self.render(frame, fit, None)[0] if source_semantics and mapper is not None
                        else None)
-                yield SynthFrame(i, image, sem_np, ref, att, held, dt, src)
+                yield SynthFrame(i, image, sem_np, ref, att, held, dt, src, sel)
 
 
 def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
