@@ -39,7 +39,7 @@ def test_ablate_micro_grid_resumes(synth_dataset, tmp_path, monkeypatch):
     assert models == {(v, n, k) for v, n in (("weightgen", 4), ("concat", 4), ("weightgen", 2))
                       for k in (1, 2)}
     assert {r["variant"] for r in table["rows"] if r["method"] != "model"} == \
-        {"copy", "limb-warp", "truth"}
+        {"copy", "limb-warp", "prior-warp", "truth"}
     with open(out / "table.csv") as f:
         assert len(list(csv.DictReader(f))) == len(table["rows"])
 

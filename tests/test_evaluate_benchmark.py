@@ -1,4 +1,5 @@
-"""Benchmark protocol on a tiny random checkpoint + the tiny synth set; limb-warp baseline."""
+"""Benchmark protocol on a tiny random checkpoint + the tiny synth set; limb-warp and prior-warp
+baselines."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from typer.testing import CliRunner
 
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import main_person
-
-
+from v2vtool.models.generator import FewShotGenerator
+from v2vtool.synthesis.stream import make_fit
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
@@ -53,6 +54,31 @@ def test_plan_is_deterministic_and_spreads_views(synth_dataset):
         pick_examples(["front", "back", "side", "front"], 1, np.random.default_rng(0))
 
 
+def test_prior_warp_is_the_untrained_generator_with_its_masks_shut(synth_dataset):
+    """The prior-warp baseline = the keypoint-prior generator before training with H switched
+    off (ref mask 0) and no temporal warp: one implementation of "start at the prior"."""
+    from v2vtool.config import apply_overrides, preset
+    from v2vtool.metrics.prior_warp import prior_warp_frames
+    from v2vtool.synthesis.stream import Synthesizer
+
+    clip = Clip(next(p for p in sorted(synth_dataset.glob("**/meta.json"))).parent)
+    cfg = apply_overrides(preset("tiny"), ["generator.height=64", "generator.width=64"])
+    torch.manual_seed(0)
+    g = FewShotGenerator(cfg.generator).eval()
+    for head, v in ((g.flow_prev.mask_head, 100.0), (g.example_warp.refine.mask_head, -100.0)):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.constant_(head.bias, v)
+    synth = Synthesizer(g, cfg, [clip.frame(0), clip.frame(9)], [clip.keypoints[0], clip.keypoints[9]])
+    drv = [[main_person(clip.keypoints[i])] for i in (3, 15, 20)]
+    ours = [f.image for f in synth.run(drv, driver_size=clip.size, retarget=False)]
+    fit = make_fit("pose", cfg.data, clip.size, cfg.generator.size, drv)
+    poses = [main_person(fit.keypoints(f)).pose for f in drv]
+    base = prior_warp_frames(synth.examples.images,
+                             [main_person(f).pose for f in synth.examples.keypoints], poses)
+    for a, b in zip(ours, base):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
 def test_limb_warp_identity_pose(synth_dataset):
     from v2vtool.metrics.limb_warp import limb_warp
     from v2vtool.metrics.reconstruction import psnr
@@ -79,7 +105,8 @@ def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
     assert "drift" not in r2
     rows = {(r["method"], r["k"]): r for r in r1["rows"]}
     assert set(rows) == {("model", 1), ("model", 2), ("copy", 1), ("copy", 2),
-                         ("limb-warp", 1), ("limb-warp", 2), ("truth", 0)}
+                         ("limb-warp", 1), ("limb-warp", 2), ("prior-warp", 1), ("prior-warp", 2),
+                         ("truth", 0)}
     truth = rows[("truth", 0)]
     assert truth["psnr"] == 100.0 and truth["l1"] == 0.0
     assert truth["warp_error"] == pytest.approx(truth["warp_error_truth"])
@@ -118,11 +145,13 @@ def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypa
                                  "--max-frames", "3", "--drift-frames", "6"])
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
-    assert {r["method"] for r in res["rows"]} == {"model", "copy", "limb-warp", "truth"}
+    assert {r["method"] for r in res["rows"]} == {"model", "copy", "limb-warp", "prior-warp",
+                                                 "truth"}
     assert "limb-warp" in r.output and "pose" in r.output and "truth" in r.output
     assert "person" in r.output and "ghost" in r.output
     assert "drift (6-frame driver)" in r.output and "q4" in r.output
-    assert {r["method"] for r in res["drift"]["rows"]} == {"model", "copy", "limb-warp"}
+    assert {r["method"] for r in res["drift"]["rows"]} == {"model", "copy", "limb-warp",
+                                                           "prior-warp"}
     assert len(res["checkpoint_sha256"]) == 64
     r = CliRunner().invoke(app, ["evaluate", "--benchmark", str(synth_dataset), "--checkpoint",
                                  str(tiny_ckpt), "--k", "0"])

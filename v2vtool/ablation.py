@@ -6,7 +6,7 @@ Grid (each training cell gets the same budget: `steps` and/or `minutes`):
   - train sizes: weight generation trained on the first N training identities (seeded order);
   - K: test-time only — every trained cell is scored with the benchmark protocol at every K.
 Scores come from `v2vtool.benchmark.evaluate_generator` (held-out identities, exact truth) and
-include its baselines (copy, limb-warp) and the truth floor.
+include its baselines (copy, limb-warp, prior-warp) and the truth floor.
 
     ABL/cells/<variant>-n<N>/run/       the training run (train's run dir)
     ABL/cells/<variant>-n<N>/trained.json when its training finished (resume only scores it)
@@ -147,8 +147,9 @@ def _step_of(ckpt: Path) -> int | None:
 
 
 def table_rows(results: list[dict]) -> list[dict]:
-    """One row per (cell, K) for the models; the baselines (copy, limb-warp) and the truth floor
-    do not depend on the trained model, so they are listed once (from the first cell)."""
+    """One row per (cell, K) for the models; the baselines (copy, limb-warp, prior-warp) and the
+    truth floor do not depend on the trained model, so they are listed once (from the first
+    cell)."""
     rows = []
     for r in results:
         for row in r["benchmark"]["rows"]:

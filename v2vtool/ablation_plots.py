@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from v2vtool.benchmark import BASELINES  # noqa: E402
 from v2vtool.io.atomic import atomic_path  # noqa: E402
 
 MODELS = ("weightgen", "adain", "concat", "encoder")
@@ -41,7 +42,7 @@ def plot_k(rows: list[dict], path: Path) -> None:
                 continue
             if r["method"] == "model" and r["train_identities"] != full:
                 continue
-            if r["method"] != "model" and r["variant"] not in ("copy", "limb-warp"):
+            if r["method"] != "model" and r["variant"] not in BASELINES:
                 continue
             name = r["variant"] if r["method"] == "model" else r["method"]
             series.setdefault(name, {})[r["k"]] = r[key]
@@ -88,7 +89,7 @@ def plot_variants(rows: list[dict], path: Path, k: int, variants: Sequence[str])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
         names, vals = [], []
-        for v in list(variants) + ["limb-warp", "copy"]:
+        for v in list(variants) + list(BASELINES):
             for r in rows:
                 if r["k"] == k and r["variant"] == v and r.get(key) is not None and \
                         (r["method"] != "model" or r["train_identities"] == full):

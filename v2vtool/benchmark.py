@@ -13,8 +13,10 @@ For every held-out (test) identity, deterministically given the seed:
      (inside the true mask) and ghost error (L1 outside the dilated true mask), pose error
      (benchmark keypoint net on the output vs the driving pose, at the reference height),
      flow-warping error (flow from the truth frames).
-Rows: the model per K, and the baselines per K: "copy" (the example nearest in pose, unchanged)
-and "limb-warp" (per-limb similarity warp of that example, `metrics/limb_warp.py`); plus the
+Rows: the model per K, and the baselines per K (`BASELINES`): "copy" (the example nearest in
+pose, unchanged), "limb-warp" (per-limb similarity warp of that example, `metrics/limb_warp.py`)
+and "prior-warp" (the generator's keypoint prior alone, no learning: all K examples warped and
+chosen per pixel, `metrics/prior_warp.py`); plus the
 "truth" row: the truth frames themselves scored the same way (pose error = the estimator's
 floor, warp error = the truth video's own).
 
@@ -49,6 +51,7 @@ from v2vtool.metrics.table import Column, Inputs, Metric, PoseInputs, score
 
 log = logging.getLogger(__name__)
 FORMAT = "v2v-benchmark/1"
+BASELINES = ("limb-warp", "prior-warp", "copy")  # untrained rows, in table order
 VIEW_ORDER = ("front", "back", "side")
 DRIFT_FRAMES = 120  # the long driver (the datasets' clips are 60 frames)
 
@@ -206,8 +209,10 @@ class _Scorer:
 def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], seq: _Sequence,
                  ks: list[int], seed: int, baselines: bool, scorer: _Scorer, rows, say
                  ) -> dict:
-    """{(method, K): scores} of the model and (baselines) copy / limb-warp on one sequence."""
+    """{(method, K): scores} of the model and (baselines) copy / limb-warp / prior-warp on one
+    sequence."""
     from v2vtool.metrics.limb_warp import limb_warp
+    from v2vtool.metrics.prior_warp import prior_warp_frames
     from v2vtool.synthesis.stream import Synthesizer, make_fit
 
     size = config.generator.size
@@ -236,6 +241,7 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
                 for j, d in zip(near, seq.driving)]
         out[("copy", k)] = scorer(copy, seq, rows)
         out[("limb-warp", k)] = scorer(warp, seq, rows)
+        out[("prior-warp", k)] = scorer(prior_warp_frames(ex_img, ex_pose, seq.driving), seq, rows)
     return out
 
 
@@ -341,7 +347,7 @@ def aggregate(per_item: list[dict], cols: list[Column] | None = None) -> list[di
     for it in per_item:
         for s in it["scores"]:
             groups.setdefault((s["method"], s["k"]), []).append(s)
-    order = {"model": 0, "limb-warp": 1, "copy": 2, "truth": 3}
+    order = {"model": 0, **{b: i + 1 for i, b in enumerate(BASELINES)}, "truth": 9}
     rows = []
     for (m, k), ss in sorted(groups.items(), key=lambda x: (order.get(x[0][0], 9), x[0][1])):
         row = {"method": m, "k": k, "identities": len(ss)}

@@ -122,28 +122,54 @@ class ExampleWarp(nn.Module):
         occupancy (B, 1, H, W) and cues (B, K, POSE_CUES, H, W)."""
         b, k, ch, h, w = sources.stack.shape
         flows = prior.flow  # flows and sampling grids stay fp32
-        cand = warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
+        cand = candidates(sources, flows)
         occ = prior.occupancy.to(semantic.dtype)
         per_k = torch.cat([cand, prior.cues.to(semantic.dtype),
                            sources.plate[:, None].expand(b, k, 3, h, w),
                            semantic[:, None].expand(b, k, -1, h, w),
                            occ[:, None].expand(b, k, 1, h, w)], 2)
         scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H, W)
-        cues = prior.cues.to(semantic.dtype)
-        body = (scores[:, :, 0] + OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
-                - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2])
-        plate = scores[:, :, 1].mean(1, keepdim=True) - OCCUPANCY_LOGIT * (occ - 0.5)
-        sel = torch.softmax(torch.cat([body, plate], 1).float(), dim=1).to(semantic.dtype)
-        composite = (sel[:, :k, None] * cand).sum(1)  # (B, ch, H, W) image, semantics, mask
-        composite = composite + torch.cat([sel[:, k:] * sources.plate,
-                                           composite.new_zeros(b, ch - 3, h, w)], 1)
+        learned = torch.cat([scores[:, :, 0], scores[:, :, 1].mean(1, keepdim=True)], 1)
+        sel = torch.softmax((prior_logits(prior) + learned).float(), dim=1).to(semantic.dtype)
+        composite = compose(sel, cand, sources.plate)  # (B, ch, H, W) image, semantics, mask
         residual, mask = self.refine(torch.cat([semantic, occ, composite], 1))
         # resample every example once with the composed flow F_k = dw + P_k(p + dw)
         total = residual[:, None] + warp(flows.flatten(0, 1), residual.repeat_interleave(k, 0)
                                          ).unflatten(0, (b, k))
         images = warp(sources.stack[:, :, :3].flatten(0, 1), total.flatten(0, 1)).unflatten(0, (b, k))
         sel = warp(sel, residual)
-        image = (sel[:, :k, None] * images).sum(1) + sel[:, k:] * warp(sources.plate, residual)
+        image = compose(sel, images, warp(sources.plate, residual))
         ref_index = sel[:, :k].sum(dim=(2, 3)).argmax(1)
         flow = total[torch.arange(b, device=total.device), ref_index]
         return ExampleWarpOutput(image, mask, flow, residual, sel, ref_index)
+
+
+def candidates(sources: ExampleSources, flows: torch.Tensor) -> torch.Tensor:
+    """Every example's stack warped by its prior flow: (B, K, 3 + C + 1, H, W)."""
+    b, k = sources.stack.shape[:2]
+    return warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
+
+
+def prior_logits(prior: PriorFlow) -> torch.Tensor:
+    """The fixed selection logits (B, K + 1, H, W) that start the model at the prior: body
+    pixels from the examples whose parts fit without a mirror, background from the plate."""
+    occ, cues = prior.occupancy.float(), prior.cues.float()
+    body = (OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
+            - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2])
+    return torch.cat([body, -OCCUPANCY_LOGIT * (occ - 0.5)], 1)
+
+
+def compose(selection: torch.Tensor, cand: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
+    """Per-pixel blend of the K candidates (B, K, c, H, W) and the plate (B, 3, H, W) by the
+    selection (B, K + 1, H, W) -> (B, c, H, W) (the plate has no channels beyond RGB)."""
+    k = cand.shape[1]
+    out = (selection[:, :k, None] * cand).sum(1)
+    return torch.cat([out[:, :3] + selection[:, k:] * plate, out[:, 3:]], 1)
+
+
+@torch.no_grad()
+def prior_warp(sources: ExampleSources, prior: PriorFlow) -> torch.Tensor:
+    """The keypoint prior alone, no learning: the examples warped by their prior flows and
+    chosen by the fixed logits, the background plate elsewhere -> (B, 3, H, W)."""
+    sel = torch.softmax(prior_logits(prior), dim=1)
+    return compose(sel, candidates(sources, prior.flow)[:, :, :3], sources.plate)
