@@ -1,10 +1,11 @@
 """Warping the K examples to the current frame on top of the keypoint prior (``flow_prior =
 "keypoints"``): the example branch of the paper's warp_ref, made to re-pose.
 
-Per video (``prepare``): each example k becomes a source stack [e_k, s_ek, o_ek] (image, its
-semantic map, its own soft body mask from its keypoints), and the first example also gives the
-background plate: e_1 with its person filled in from the surrounding background (push-pull fill),
-so background pixels have a source that does not show the example's body (no ghost).
+Per video (``prepare``): each example k becomes a source stack [e_k, s_ek, m_ek] (image, its
+semantic map, its person mask: its soft body mask from its keypoints, thresholded and dilated a
+little), and the first example also gives the background plate: e_1 with its person mask filled
+in from the surrounding background (push-pull fill), so background pixels have a source that
+does not show the example's body (no ghost).
 
 Per frame (``forward``), with P_k the prior flows target -> example k (``semantics/prior.py``):
   1. candidates: W_k = warp(stack_k, P_k) for every example, plus the plate;
@@ -12,7 +13,8 @@ Per frame (``forward``), with P_k the prior flows target -> example k (``semanti
      warped candidate, the prior's cues (reflected fit = the example shows the other side, fit
      residual, missing part) and the target semantics; softmax over the K + 1 candidates, added to
      fixed logits that start the model at the prior (body pixels from the examples, avoiding
-     reflected fits; background from the plate);
+     reflected fits; background from the plate; never an example's own person where the target
+     has background: that is a ghost);
   3. refinement: W (the flow net) sees the selected composite and predicts a residual flow dw and
      the mask m_e; every example is resampled once with the composed flow
      F_k(p) = dw(p) + P_k(p + dw(p)) (no double interpolation), the plate with dw;
@@ -38,7 +40,8 @@ OCCUPANCY_LOGIT = 6.0  # body pixels from the examples, background from the plat
 REFLECTED_LOGIT = 3.0  # an example whose part had to be mirrored shows the other side
 RESIDUAL_LOGIT = 3.0  # a poor part fit (residual in torso lengths^2, capped at 1)
 MISSING_LOGIT = 3.0  # the part is missing in the example: its prior is the identity
-REF_MASK_BIAS = -2.0  # m_e = sigmoid(-2) ~ 0.12 at start: trust the warped examples
+GHOST_LOGIT = 8.0  # an example's own person landing on the target's background is a ghost
+REF_MASK_BIAS = -3.0  # m_e = sigmoid(-3) ~ 0.05 at start: trust the warped examples
 
 
 def fill_holes(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -63,7 +66,7 @@ def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
 class ExampleSources:
     """What ``ExampleWarp.prepare`` caches per video."""
 
-    stack: torch.Tensor  # (B, K, 3 + C + 1, H, W): e_k, s_ek, o_ek (its own body mask)
+    stack: torch.Tensor  # (B, K, 3 + C + 1, H, W): e_k, s_ek, m_ek (its person mask, {0, 1})
     plate: torch.Tensor  # (B, 3, H, W): e_1 with its person filled in (the background)
     keypoints: torch.Tensor  # (B, K, J, 3) example keypoints in model pixels
 
@@ -111,10 +114,11 @@ class ExampleWarp(nn.Module):
                 occupancy: torch.Tensor) -> ExampleSources:
         """examples (B, K, 3, H, W), semantics (B, K, C, H, W), keypoints (B, K, J, 3),
         occupancy (B, K, 1, H, W) each example's own soft body mask."""
-        h = examples.shape[-2]
-        person = dilate((occupancy[:, 0] > 0.05).to(examples.dtype), max(1, round(0.03 * h)))
-        plate = fill_holes(examples[:, 0], 1 - person)
-        return ExampleSources(torch.cat([examples, semantics, occupancy], 2), plate, keypoints)
+        b, k, _, h, w = examples.shape
+        person = dilate((occupancy.flatten(0, 1) > 0.05).to(examples.dtype),
+                        max(1, round(0.03 * h))).unflatten(0, (b, k))
+        plate = fill_holes(examples[:, 0], 1 - person[:, 0])
+        return ExampleSources(torch.cat([examples, semantics, person], 2), plate, keypoints)
 
     def forward(self, sources: ExampleSources, semantic: torch.Tensor, prior: PriorFlow
                 ) -> ExampleWarpOutput:
@@ -130,7 +134,8 @@ class ExampleWarp(nn.Module):
                            occ[:, None].expand(b, k, 1, h, w)], 2)
         scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H, W)
         learned = torch.cat([scores[:, :, 0], scores[:, :, 1].mean(1, keepdim=True)], 1)
-        sel = torch.softmax((prior_logits(prior) + learned).float(), dim=1).to(semantic.dtype)
+        sel = torch.softmax((prior_logits(prior, cand[:, :, -1:]) + learned).float(), dim=1
+                            ).to(semantic.dtype)
         composite = compose(sel, cand, sources.plate)  # (B, ch, H, W) image, semantics, mask
         residual, mask = self.refine(torch.cat([semantic, occ, composite], 1))
         # resample every example once with the composed flow F_k = dw + P_k(p + dw)
@@ -150,12 +155,15 @@ def candidates(sources: ExampleSources, flows: torch.Tensor) -> torch.Tensor:
     return warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
 
 
-def prior_logits(prior: PriorFlow) -> torch.Tensor:
+def prior_logits(prior: PriorFlow, person: torch.Tensor) -> torch.Tensor:
     """The fixed selection logits (B, K + 1, H, W) that start the model at the prior: body
-    pixels from the examples whose parts fit without a mirror, background from the plate."""
+    pixels from the examples whose parts fit without a mirror, background from the plate, and
+    never an example's own person (person: its warped person mask (B, K, 1, H, W)) where the
+    target has background."""
     occ, cues = prior.occupancy.float(), prior.cues.float()
     body = (OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
-            - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2])
+            - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2]
+            - GHOST_LOGIT * person[:, :, 0].float() * (1 - occ))
     return torch.cat([body, -OCCUPANCY_LOGIT * (occ - 0.5)], 1)
 
 
@@ -171,5 +179,6 @@ def compose(selection: torch.Tensor, cand: torch.Tensor, plate: torch.Tensor) ->
 def prior_warp(sources: ExampleSources, prior: PriorFlow) -> torch.Tensor:
     """The keypoint prior alone, no learning: the examples warped by their prior flows and
     chosen by the fixed logits, the background plate elsewhere -> (B, 3, H, W)."""
-    sel = torch.softmax(prior_logits(prior), dim=1)
-    return compose(sel, candidates(sources, prior.flow)[:, :, :3], sources.plate)
+    cand = candidates(sources, prior.flow)
+    sel = torch.softmax(prior_logits(prior, cand[:, :, -1:]), dim=1)
+    return compose(sel, cand[:, :, :3], sources.plate)

@@ -53,6 +53,7 @@ APPEARANCES = ("weightgen", "encoder", "concat", "adain")
 AGGREGATIONS = ("attention", "average")
 COMPOSITIONS = ("blend", "spade_combine")
 FLOW_PRIORS = ("keypoints", "none")
+PREV_MASK_BIAS = 2.0  # keypoint prior: m_t = sigmoid(2) ~ 0.88 at start (mostly the new frame)
 
 
 @dataclass
@@ -133,7 +134,10 @@ class FewShotGenerator(nn.Module):
                    flow_scale=cfg.flow_scale)
         # with the prior, W sees the previous frame already moved by the prior (+ the target's
         # body mask) and predicts a residual flow
-        self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p + int(self.prior), **fkw)
+        # (the prior's previous frame starts mostly unused, m ~ 0.88: no ghost trail or blur
+        # drift before the mask has learned where the moved previous frame is right)
+        self.flow_prev = FlowMaskNet(c * (1 + p) + 3 * p + int(self.prior), **fkw,
+                                     mask_bias=PREV_MASK_BIAS if self.prior else 0.0)
         self.flow_ref = (FlowMaskNet(2 * c + 3, **fkw) if cfg.warp_ref and not self.prior
                          else None)
         self.example_warp = (ExampleWarp(c, 2 * cfg.flow_ngf, fkw) if cfg.warp_ref and self.prior
