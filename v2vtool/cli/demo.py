@@ -17,14 +17,18 @@ def demo(
     out: Path = typer.Option(Path("demo"), "--out", help="Output folder (created)."),
     checkpoint: Path = typer.Option(None, "--checkpoint",
                                     help="Checkpoint to use instead of weights/default."),
+    weights: Path = typer.Option(None, "--weights", help="A folder laid out like the shipped "
+                                 "weights/ (default/, keypoints/) to use instead of it "
+                                 "(also: $V2V_WEIGHTS)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     examples_dir: Path = typer.Option(None, "--examples-dir",
-                                      help="Folder laid out like examples/ (default: examples/)."),
+                                      help="Folder laid out like examples/ (default: the shipped "
+                                           "examples/)."),
 ) -> None:
     """Synthesize the shipped example driver for K=1 and K=2 with the shipped model; score both."""
     with console.status("demo") as status:
         res = run_demo(out, checkpoint=checkpoint, examples_dir=examples_dir, device=device,
-                       say=lambda s: status.update(s))
+                       say=lambda s: status.update(s), weights=weights)
     table = Table(title=f"v2v demo -> {out}  ({res['seconds']:.1f} s)")
     table.add_column("case")
     table.add_column("K", justify="right")

@@ -44,7 +44,8 @@ def synthesize_cmd(
                                     "OpenPose JSON folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (sidecar OUT.json beside)."),
     checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", "-c", help="Checkpoint or run dir (default: weights/default)."),
+        None, "--checkpoint", "-c", help="Checkpoint or run dir (default: the shipped weights/default, or "
+                                   "$V2V_WEIGHTS/default)."),
     size: Optional[str] = typer.Option(None, "--size", help="Output WxH (default: the model's)."),
     side_by_side: bool = typer.Option(False, "--side-by-side",
                                       help="Driver semantics | chosen example | output."),

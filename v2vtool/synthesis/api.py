@@ -26,6 +26,7 @@ import torch
 
 from v2vtool import __version__
 from v2vtool.errors import UserError
+from v2vtool.resources import find_weights
 from v2vtool.synthesis.outputs import (PngDirSink, attention_panel, open_sink, resize_to,
                                        side_by_side as sbs_panel, write_sidecar)
 from v2vtool.synthesis.sources import load_examples, open_driver
@@ -33,7 +34,6 @@ from v2vtool.synthesis.stream import Synthesizer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "default"
 SIDECAR_FORMAT = "v2v-synthesis/1"
 Progress = Callable[[int, "int | None", float], None]  # (done, total, frames per second)
 
@@ -110,10 +110,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     if size is not None and (size[0] < 2 or size[1] < 2):
         raise UserError(f"--size {size[0]}x{size[1]}: too small")
     dev = resolve_device(device)
-    ckpt = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if checkpoint is None and not ckpt.exists():
-        raise UserError(f"{ckpt}: no default checkpoint installed; pass --checkpoint "
-                        "(a checkpoint or run dir from `v2v train`)")
+    ckpt = Path(checkpoint) if checkpoint is not None else find_weights("default")
     torch.manual_seed(seed)
     loaded = load_generator(ckpt, dev)
     cfg = loaded.config.generator
