@@ -69,8 +69,10 @@ def venv2(tmp_path_factory) -> Path:
     py = venv / "bin" / "python"
     purelib = _ok([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                   cwd=tmp).stdout.strip()
-    reuse = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE
-                                         else [])]
+    # this environment's site dirs, and those its own .pth files chain to (never the clone)
+    reuse = [*site.getsitepackages(), *(p for p in sys.path if Path(p).name in
+                                        ("site-packages", "dist-packages"))]
+    reuse = [p for i, p in enumerate(reuse) if p not in reuse[:i] and Path(p).is_dir()]
     (Path(purelib) / "reuse-first-venv.pth").write_text("\n".join(reuse) + "\n")
     # --ignore-installed: never uninstall the v2vtool that the reused environment may hold
     _ok([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index",

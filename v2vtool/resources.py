@@ -72,7 +72,8 @@ def find_weights(name: str, weights: str | os.PathLike | None = None) -> Path:
     that has it; ResourceNotFound naming every candidate when none does."""
     explicit = weights is not None or bool(os.environ.get(ENV_WEIGHTS))
     hint = (f"--weights / ${ENV_WEIGHTS} must name a folder laid out like weights/"
-            if explicit else f"set ${ENV_WEIGHTS} or pass --weights / --checkpoint")
+            if explicit else f"set ${ENV_WEIGHTS} to a folder laid out like weights/, or pass "
+            "--checkpoint")
     return _first_dir([r / name for r in weights_roots(weights)], f"shipped weights/{name}", hint)
 
 
