@@ -13,6 +13,7 @@ Per kind x size x workers:
   clip fps        frames / frame-loop seconds of `extract_clip` (decode -> detect -> smooth ->
                   render -> PNG + JSON writes; decoding and PNG encoding on their own threads,
                   so on 2 free cores this is more than one core does)
+                  ("wall_fps" in the JSON: the same over the whole call, for benchmarks/run.py)
   clip cpu        CPU ms/frame (user + system, all threads) of that loop, model start-up
                   excluded (workers=1; with 2 workers start-up is included); "1-core fps" =
                   1000 / it: what one free core does, however busy this machine is
