@@ -91,7 +91,7 @@ def make_clip(size: str, work: Path, frames: int) -> Path:
 
 
 def build(kind: str):
-    from v2vtool.semantics.extractors import get_extractor
+    from v2vtool.semantics.kinds import get_extractor
     return get_extractor(kind)
 
 

@@ -57,7 +57,8 @@ def stage_costs(frames: list, kinds: list[str], clip=None) -> dict[str, float]:
 
     from v2vtool.io.keypoints import frame_to_dict
     from v2vtool.io.png import encode_png
-    from v2vtool.semantics.extractors import _mediapipe, _readonly, get_extractor
+    from v2vtool.semantics.extractors import _mediapipe, _readonly
+    from v2vtool.semantics.kinds import get_extractor
     from v2vtool.semantics.pose_graph import detection_size
     from v2vtool.semantics.smoothing import SmoothingSettings, smooth_keypoints
     n = len(frames)

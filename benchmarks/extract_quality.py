@@ -157,7 +157,7 @@ def inputs(work: Path) -> dict:
 
 
 def compare(work: Path, console=None) -> dict:
-    from v2vtool.semantics.extractors import get_extractor
+    from v2vtool.semantics.kinds import get_extractor
     out = {}
     for name, (frames, static) in inputs(work).items():
         if console is not None:

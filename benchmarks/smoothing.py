@@ -50,7 +50,7 @@ CANDIDATES = {
 
 def face_detections(frames) -> list:
     """Unsmoothed face keypoints per frame (video mode: tracking on)."""
-    from v2vtool.semantics.extractors import get_extractor
+    from v2vtool.semantics.kinds import get_extractor
     with get_extractor("face") as ex:
         return [ex.detect(f)[0] for f in frames]
 
