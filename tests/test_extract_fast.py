@@ -62,6 +62,24 @@ def test_pose_graph_gives_holistic_landmarks(carphone):
         holistic.close()
 
 
+def test_mediapipe_landmark_filter_is_off_by_default(data_dir):
+    """mediapipe's own (causal) landmark filter trails the motion; extract smooths afterwards
+    without lag, so the extractor's default is unfiltered."""
+    from v2vtool.semantics.smoothing import trajectory_lag
+    frames = read_frames(data_dir / "carphone_pristine.mp4", 60)
+
+    def body(ex) -> np.ndarray:
+        out = []
+        for f in frames:
+            pose = ex.detect(f)[0][0].pose
+            out.append(np.where(pose[:, 2:] >= 0.5, pose[:, :2], np.nan))
+        return np.array(out)
+    with get_extractor("pose") as plain, get_extractor("pose", landmark_filter=True) as mp:
+        assert plain.settings["smooth_landmarks"] is False and mp.settings["smooth_landmarks"]
+        lag = trajectory_lag(body(plain), body(mp))
+    assert lag > 0.5, lag  # measured ~1 frame on carphone
+
+
 def test_downscaled_detection_maps_back_to_full_resolution(carphone):
     """carphone upscaled 4x, pose model on a 176 px copy: keypoints land on 4x the native
     detections, in full-resolution pixels; the mask is full size and matches too."""

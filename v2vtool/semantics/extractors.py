@@ -136,13 +136,17 @@ class PoseExtractor(Extractor):
     detect_size: the pose model sees the frame downscaled so that its longest side is at most
     this (None: never); landmarks come back in full-resolution pixels, and the face and hands
     are cropped from the full-resolution frame. Frames without a body get an all-zero mask.
+    landmark_filter: mediapipe's own causal smoothing of the body landmarks (Holistic's
+    default). Off by default: it trails moving joints by ~1.2 frames, and extraction smooths
+    afterwards with zero-lag fits (semantics/smoothing.py); per-frame users (the pose-error
+    metric) get unfiltered detections.
     """
 
     kind = "pose"
 
     def __init__(self, static: bool = False, hands_face: bool = True, mask: bool = True,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 detect_size: int | None = 640):
+                 detect_size: int | None = 640, landmark_filter: bool = False):
         mp = _mediapipe()
         from v2vtool.semantics.pose import MIN_VISIBILITY
         from v2vtool.semantics.pose_graph import PoseGraph
@@ -155,13 +159,15 @@ class PoseExtractor(Extractor):
                          else None,
                          "mask": "pose model segmentation > 0.5" if mask else None,
                          "detect_size": detect_size,
+                         "smooth_landmarks": landmark_filter and not static,
                          "min_detection_confidence": min_detection_confidence,
                          "min_tracking_confidence": min_tracking_confidence,
                          "mapping": "BODY25_FROM_BLAZEPOSE", "min_visibility": MIN_VISIBILITY}
         with quiet_native_stderr():
             self._graph = PoseGraph(static=static, face=hands_face, hands=hands_face,
                                     mask=mask, min_detection_confidence=min_detection_confidence,
-                                    min_tracking_confidence=min_tracking_confidence)
+                                    min_tracking_confidence=min_tracking_confidence,
+                                    smooth_landmarks=landmark_filter)
             blank = _readonly(np.zeros((64, 64, 3), np.uint8))
             self._graph.process(blank, blank)  # warm up quietly (blank: no tracking state left)
 

@@ -18,7 +18,9 @@ segmentation ~4.5 ms. So this graph, built from the same registered subgraphs:
     and hand crops are cut from the full-resolution frame, so small faces keep their detail.
 
 Pose and face landmarks are those of Holistic (same subgraphs, same side packets and
-thresholds; identical output for the same input image, see tests/test_extract_fast.py).
+thresholds; identical output for the same input image, see tests/test_extract_fast.py). The
+pose extractor turns mediapipe's causal landmark filter off (`smooth_landmarks`): it lags,
+and extraction smooths afterwards without lag.
 """
 from __future__ import annotations
 
@@ -106,6 +108,9 @@ def hands_in_frame(pose_xy: np.ndarray) -> bool:
 class PoseGraph:
     """Pose (+ face from pose, + hands, + segmentation) for one video (tracking across calls).
 
+    smooth_landmarks: mediapipe's own causal filter on the pose landmarks (Holistic's default,
+    on); it trails moving joints by ~1.2 frames at 30 fps (benchmarks/smoothing.py).
+
     `process(small, full)` -> dict of mediapipe results: "pose", "face", "left_hand",
     "right_hand" (NormalizedLandmarkList or None) and "mask" ((h, w) float32 person
     probability at the size of `small`, or None). `small` is what the pose model sees,
@@ -115,9 +120,9 @@ class PoseGraph:
 
     def __init__(self, static: bool = False, face: bool = True, hands: bool = True,
                  mask: bool = True, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5):
+                 min_tracking_confidence: float = 0.5, smooth_landmarks: bool = True):
         from mediapipe.python.solution_base import SolutionBase
-        side = {"model_complexity": 1, "smooth_landmarks": not static,
+        side = {"model_complexity": 1, "smooth_landmarks": smooth_landmarks and not static,
                 "enable_segmentation": mask, "smooth_segmentation": not static,
                 "use_prev_landmarks": not static}
         outputs = ["pose_landmarks"]
