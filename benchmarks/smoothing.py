@@ -11,9 +11,10 @@ Two real inputs; face landmarks from mediapipe FaceMesh (the `face` extractor, u
                second difference, px/frame^2, `jitter`).
   astronaut    scikit-image's astronaut() (512x512), moved by a known sub-pixel translation
                (a slow sway, up to ~3 px/frame, plus a 5 Hz, 1.5 px shake like speech),
-               encoded to H.264 (crf 28) and decoded, detected frame by frame. Ground truth per frame = each landmark's mean
-               detected position with the known shift removed, plus the shift; reported too
-               is the mean landmark error (px) against it, and the lag against the truth.
+               encoded to H.264 (crf 28) and decoded, detected frame by frame. Ground truth
+               per frame = each landmark's mean detected position with the known shift
+               removed, plus the shift; reported too is the mean landmark error (px) against
+               it, and the lag against the truth.
 
 The pose kind is measured end to end on carphone 640x480 too (body points with confidence
 >= 0.5): mediapipe's own causal landmark filter + One-Euro (the old default) against
