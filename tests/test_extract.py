@@ -62,8 +62,8 @@ def test_no_smooth_differs_only_slightly(face_clip, data_dir, tmp_path):
     assert raw.meta["smoothing"] is None and len(raw) == 20
     smooth = Clip(face_clip).keypoints[:20]
     d = [np.abs(a[0].face[:, :2] - b[0].face[:, :2]).mean() for a, b in zip(raw.keypoints, smooth)]
-    assert d[0] == 0  # the first frame passes through the filter unchanged
-    assert 0 < max(d) < 3.0
+    assert min(d[4:16]) > 0  # frames with a full window are smoothed (the ends less, if at all)
+    assert max(d) < 3.0
 
 
 def test_two_detector_threads_match_one(face_clip, data_dir, tmp_path):

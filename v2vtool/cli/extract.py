@@ -80,7 +80,8 @@ def extract(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one clip dir per input."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing clip dirs."),
     no_smooth: bool = typer.Option(False, "--no-smooth",
-                                   help="Disable One-Euro temporal smoothing of keypoints."),
+                                   help="Disable temporal smoothing of keypoints (zero-lag "
+                                        "centred fits over 9 frames)."),
     workers: int = typer.Option(1, "--workers", "-j", min=1,
                                 help="Parallel workers (threads; mediapipe, decoding and PNG "
                                      "writing release the GIL): inputs run side by side, and "

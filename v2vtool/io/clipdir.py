@@ -32,6 +32,7 @@ from PIL import Image
 from v2vtool import __version__
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, frame_to_dict, read_jsonl
+from v2vtool.io.png import write_png
 from v2vtool.semantics.kinds import get_kind
 
 CLIP_FORMAT = "v2v-clip/1"
@@ -147,7 +148,7 @@ class ClipWriter:
         if self.size is None:
             self.size = (w, h)
         name = frame_name(self.count)
-        Image.fromarray(frame).save(self.tmp / "frames" / name, compress_level=1)
+        write_png(self.tmp / "frames" / name, frame)  # io/png.py: ~2x faster than Pillow
         if semantic is not None:
             channels = 1 if semantic.ndim == 2 else int(semantic.shape[2])
             if channels not in (1, 3):
@@ -158,9 +159,9 @@ class ClipWriter:
             elif channels != self.semantic_channels:
                 raise ValueError(f"semantic map with {channels} channels after maps with "
                                  f"{self.semantic_channels}")
-            Image.fromarray(semantic).save(self.tmp / "semantics" / name, compress_level=1)
+            write_png(self.tmp / "semantics" / name, semantic)
         if mask is not None:
-            Image.fromarray(mask).save(self.tmp / "masks" / name, compress_level=1)
+            write_png(self.tmp / "masks" / name, mask)
         if keypoints is not None:
             if self._kp is None:
                 self._kp = open(self.tmp / "keypoints.jsonl", "w")

@@ -261,7 +261,7 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
     if path.is_file() and path.suffix.lower() in IMAGE_EXTS:
         raise UserError(f"{path}: a single image cannot drive a video (pass a video, a frame "
                         "folder, a clip dir or keypoints)")
-    from v2vtool.semantics.smoothing import KeypointSmoother
+    from v2vtool.semantics.smoothing import smooth_keypoints
 
     spec = get_kind(kind)
     mode = spec.input_mode
@@ -270,17 +270,18 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
     reader.close()
 
     def frames():
-        """Decode + extract one frame at a time; keypoints One-Euro smoothed as in extract."""
+        """Decode + extract one frame at a time; keypoints smoothed as in extract (zero-lag
+        centred fits: a frame comes out a few frames after it went in)."""
         ext = extractor or get_extractor(kind, static=False)
-        smoother = KeypointSmoother(size[1]) if spec.keypoints else None
         try:
             with open_video(path, fps=fps, mode=mode) as r:
-                for i, img in enumerate(r):
-                    if smoother is None:
+                if not spec.keypoints:
+                    for img in r:
                         yield ext(img).semantic
-                    else:
-                        people, _ = ext.detect(img)
-                        yield smoother(people, i / rate)
+                else:
+                    found = ((ext.detect(img)[0], None) for img in r)
+                    for people, _ in smooth_keypoints(found, size[1], rate):
+                        yield people
         finally:
             if extractor is None:
                 ext.close()
