@@ -13,9 +13,10 @@ from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from v2vtool import __version__
-from v2vtool.errors import UserError
+from v2vtool.errors import UserError, os_error_message
 
 console = Console(stderr=True)  # human output; stdout stays clean for JSON
 F = TypeVar("F", bound=Callable)
@@ -76,10 +77,12 @@ def command(fn: F) -> F:
         ctx = kwargs.get(ctx_name) if own else kwargs.pop(CTX_PARAM, None)
         try:
             return fn(*args, **kwargs)
-        except UserError as exc:
+        except (UserError, OSError) as exc:  # an OSError is about the user's files too
             if _debug_enabled(ctx):
                 raise
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            msg = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
+            msg = " ".join(msg.split()) or type(exc).__name__  # one line, whatever the text
+            console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from v2vtool.config import Config
-from v2vtool.errors import UserError
+from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.weights import load_state_into, read_state, write_state
 
 
 @dataclass
@@ -73,19 +72,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 def state_to_safetensors(module: torch.nn.Module, path: str | os.PathLike) -> None:
     # clone: safetensors refuses tensors that share storage (e.g. tied / spectral-norm views)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-    save_file(state, str(path))
+    write_state(state, path)
 
 
 def safetensors_to_state(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: unreadable safetensors file ({exc})") from None
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise UserError(f"{path}: weights do not match the architecture in config.json "
-                        f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, "
-                        f"e.g. {(missing or unexpected)[0]})")
+    """Load weights (finite, same names and shapes as `module`) or one-line UserError."""
+    load_state_into(module, read_state(path), path)
 
 
 def save_generator(ckpt_dir: str | os.PathLike, config: Config, generator: torch.nn.Module,
@@ -101,11 +93,18 @@ def save_generator(ckpt_dir: str | os.PathLike, config: Config, generator: torch
 
 
 def load_config(ckpt_dir: str | os.PathLike) -> Config:
+    """config.json, parsed and validated (types, ranges) like a preset with --set."""
+    from v2vtool.config_check import validate_config
+
     path = Path(ckpt_dir) / "config.json"
     try:
-        return Config.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise UserError(f"{path}: not a valid config ({exc})") from None
+        cfg = Config.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UserError(f"{path}: not a valid config ({' '.join(str(exc).split())[:200]})") \
+            from None
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    return validate_config(cfg, source=str(path))
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
@@ -139,20 +138,14 @@ def _modules_to_safetensors(modules: dict[str, torch.nn.Module], path: Path) -> 
     for name, module in modules.items():
         for k, v in module.state_dict().items():
             state[f"{name}.{k}"] = v.detach().cpu().contiguous().clone()
-    save_file(state, str(path))
+    write_state(state, path)
 
 
 def _safetensors_to_modules(modules: dict[str, torch.nn.Module], path: Path) -> None:
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: unreadable safetensors file ({exc})") from None
+    state = read_state(path)
     for name, module in modules.items():
         sub = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-        missing, unexpected = module.load_state_dict(sub, strict=False)
-        if missing or unexpected:
-            raise UserError(f"{path}: {name} weights do not match config.json "
-                            f"(missing {len(missing)}, unexpected {len(unexpected)})")
+        load_state_into(module, sub, path, f"{name} discriminator weights")
 
 
 def save_training_checkpoint(checkpoints_dir: str | os.PathLike, step: int, config: Config,
@@ -173,12 +166,13 @@ def save_training_checkpoint(checkpoints_dir: str | os.PathLike, step: int, conf
         with atomic_dir(final, overwrite=True) as tmp:
             save_generator(tmp, config, generator, ema)
             _modules_to_safetensors(discriminators, tmp / "discriminators.safetensors")
-            save_file(trainer_tensors, str(tmp / "trainer_state.safetensors"))
+            write_state(trainer_tensors, tmp / "trainer_state.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1))
         _point_latest(root, final.name)
-    except OSError as exc:
-        raise UserError(f"{final}: could not write checkpoint ({exc.strerror or exc}); the "
-                        "previous checkpoint is intact") from None
+    except (OSError, UserError) as exc:
+        why = os_error_message(exc).split(": ", 1)[-1] if isinstance(exc, OSError) else exc
+        raise UserError(f"{final}: could not write checkpoint ({why}); the previous "
+                        "checkpoint is intact") from None
     prune_checkpoints(root, keep)
     return final
 
@@ -229,9 +223,11 @@ def load_training_checkpoint(path: str | os.PathLike) -> TrainingCheckpoint:
         raise UserError(f"{ckpt}: not a training checkpoint (no trainer_state.json)")
     try:
         state = json.loads(state_file.read_text())
-        tensors = load_file(str(ckpt / "trainer_state.safetensors"))
-    except (json.JSONDecodeError, SafetensorError, OSError) as exc:
-        raise UserError(f"{ckpt}: unreadable trainer state ({exc})") from None
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{state_file}: unreadable trainer state ({exc})") from None
+    if not isinstance(state, dict) or type(state.get("step")) is not int or state["step"] < 0:
+        raise UserError(f"{state_file}: not a v2v trainer state (no integer 'step')")
+    tensors = read_state(ckpt / "trainer_state.safetensors")
     return TrainingCheckpoint(ckpt, load_config(ckpt), state, tensors)
 
 
