@@ -104,11 +104,12 @@ def find_sequences(src: Path, fmt: str) -> list[tuple[str, Path, Path]]:
 
 
 def _read_image(path: Path) -> np.ndarray:
+    from v2vtool.io.image import read_rgb
+
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"unreadable image ({exc})") from None
+        return read_rgb(path)
+    except UserError as exc:  # the caller names the file
+        raise UserError(str(exc).replace(f"{path}: ", "", 1)) from None
 
 
 def _read_labelmap(path: Path) -> np.ndarray:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
@@ -55,11 +54,9 @@ def _read_image(path: Path) -> np.ndarray:
         raise UserError(f"{path}: file not found")
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected an image (or CLIPDIR:INDEX)")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable image ({exc})") from None
+    from v2vtool.io.image import read_rgb
+
+    return read_rgb(path, exif=True)
 
 
 def _parse_spec(spec: str) -> tuple[Path, list[int] | None]:
