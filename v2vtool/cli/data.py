@@ -81,6 +81,8 @@ def synth(
                                       progress=update)
         console.print(f"wrote {path}: identity {identity} with the motion of {motion_from}")
         return
+    if workers < 0 or workers > 64:
+        raise UserError(f"--workers {workers}: must be in 0..64 (0: one per CPU core, max 8)")
     if test_identities is None:
         test_identities = max(1, identities // 5) if identities > 1 else 0
     with _bar("dancers") as update:

@@ -213,12 +213,17 @@ def import_dataset(src: str | os.PathLike, out: str | os.PathLike, fmt: str,
 
     Raises UserError when no usable frame remains (then nothing is written).
     """
+    from v2vtool.config_check import check_number
+    from v2vtool.io.guard import check_outputs, check_replaceable, is_dataset_output
+
     src, out = Path(src), Path(out)
+    check_number("--fps", fps, 0, 1000, lo_open=True)
+    check_outputs([("--out", out)], [("SRC", src)])
     seqs = find_sequences(src, fmt)
-    if fps <= 0:
-        raise UserError(f"--fps must be > 0 (got {fps})")
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output exists (use --overwrite to replace it)")
+    check_replaceable(out, is_dataset_output(IMPORT_FORMAT.split("/")[0] + "/"),
+                      "a dataset written by v2v data import")
     report = ImportReport(out=out, format=fmt)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for i, (name, img_dir, anno_dir) in enumerate(seqs):

@@ -140,6 +140,19 @@ class Clip:
         return frames
 
 
+def check_clip_files(path: str | os.PathLike, keypoints: bool = True) -> None:
+    """Up-front check of a clip a long job will read (train): meta.json, the keypoints file
+    (every value validated, one line per frame) and the first and last frames, so a broken
+    clip stops the job before it writes anything rather than hours in."""
+    clip = Clip(path)
+    if keypoints and clip.has_keypoints:
+        clip.keypoints  # noqa: B018 - reads, validates and checks the frame count
+    for i in sorted({0, len(clip) - 1}):
+        f = clip.path / "frames" / frame_name(i)
+        if not f.is_file():
+            raise UserError(f"{f}: missing frame (meta.json says {len(clip)} frames)")
+
+
 class ClipWriter:
     """Stream frames (and their keypoints / semantic maps / masks) into a new clip directory."""
 

@@ -1,4 +1,4 @@
-"""Checkpoints: safetensors tensors + a JSON config that rebuilds the model. No pickle, ever.
+"""Checkpoints: safetensors tensors + a JSON config that rebuilds the model (no pickle in them).
 
     CKPT/                     e.g. RUN/checkpoints/step-0001000/ or weights/<name>/
       config.json             resolved `Config` (rebuilds every network)
