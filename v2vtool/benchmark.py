@@ -48,8 +48,12 @@ def parse_k(text: str) -> list[int]:
         ks = sorted({int(x) for x in str(text).split(",") if x.strip()})
     except ValueError:
         raise UserError(f"--k {text!r}: expected comma-separated integers like 1,2,4") from None
+    from v2vtool.config_check import MAX_K
+
     if not ks or ks[0] < 1:
         raise UserError(f"--k {text!r}: K values must be >= 1")
+    if ks[-1] > MAX_K:
+        raise UserError(f"--k {text!r}: K values must be <= {MAX_K} (the K limit of synthesis)")
     return ks
 
 

@@ -78,8 +78,8 @@ def train_cmd(
         raise UserError("--minutes must be > 0")
     if steps is not None and steps < 1:
         raise UserError("--steps must be >= 1")
-    if nproc < 1:
-        raise UserError("--nproc must be >= 1")
+    if not 1 <= nproc <= 256:
+        raise UserError(f"--nproc {nproc}: must be in 1..256")
     cfg = apply_overrides(preset(preset_name), sets)
     if resume and (sets or preset_name != "tiny") and int(os.environ.get("RANK", "0")) == 0:
         console.print("[yellow]note:[/] --resume continues with the run's own config "

@@ -104,7 +104,10 @@ def write_marker(folder: Path, fmt: str, writer: str) -> None:
 
 
 def is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
+    """No entries (a run-dir lock file, held by the caller, does not count)."""
+    from v2vtool.io.lock import LOCK_NAME
+
+    return path.is_dir() and not any(p.name != LOCK_NAME for p in path.iterdir())
 
 
 def check_replaceable(path: str | os.PathLike, is_ours: Callable[[Path], bool], what: str,

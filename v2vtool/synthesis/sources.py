@@ -20,6 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
+from v2vtool.config_check import MAX_K
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 KEYPOINT_KINDS = ("pose", "face")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_KEYPOINT_FPS = 30.0  # keypoint files carry no frame rate; assumed (and recorded) if unknown
-MAX_EXAMPLES = 32  # K bound: attention memory grows with K * positions
+MAX_EXAMPLES = MAX_K  # the one K bound (config_check): attention memory grows with K
 
 
 @dataclass
