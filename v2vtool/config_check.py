@@ -194,6 +194,12 @@ def _check_architecture(cfg) -> None:
     g = cfg.generator
     if g.kind == "segmentation" and g.n_classes < 2:
         raise UserError(f"generator.n_classes={g.n_classes}: a label map needs >= 2 classes")
-    _validate(g)
+    try:
+        _validate(g)
+    except UserError as exc:  # name the keys where the model's message does not
+        msg = str(exc)
+        raise UserError(msg if msg.startswith("generator.") else
+                        f"generator.width={g.width}, generator.height={g.height}: {msg}") \
+            from None
     if cfg.discriminator.face and g.kind != "pose":
         raise UserError(f"discriminator.face=True: needs generator.kind=pose (got {g.kind!r})")

@@ -42,12 +42,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_outputs(outputs: Named, inputs: Named) -> None:
-    """Refuse any output that is, contains or lies inside any input (module docstring)."""
+    """Refuse any output that is, contains or lies inside any input (module docstring), or
+    that could not be created because a parent of it is a file."""
     ins = [(what, Path(p), resolved(p)) for what, p in inputs if p is not None]
     for o_what, o in outputs:
         if o is None:
             continue
         o = Path(o)
+        _check_parents(o, o_what)
         ro = resolved(o)
         for i_what, i, ri in ins:
             if ro == ri or _same_file(o, i):
@@ -59,6 +61,14 @@ def check_outputs(outputs: Named, inputs: Named) -> None:
             if ro.is_relative_to(ri):
                 raise UserError(f"{o}: {o_what} lies inside the input {i} ({i_what}); choose "
                                 "an output outside the inputs")
+
+
+def _check_parents(path: Path, what: str) -> None:
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{path}: {what}: {parent} is a file, not a folder")
 
 
 def check_distinct(outputs: Named) -> None:

@@ -96,8 +96,8 @@ def _check_outputs(out: Path, attention_maps: Path | None, frames_dir: Path | No
     sidecar = out.with_suffix(".json")
     outputs = [("--out", out), ("the sidecar", sidecar), ("--attention-maps", attention_maps),
                ("--frames-dir", frames_dir)]
-    check_distinct(outputs)
     check_outputs(outputs, inputs)
+    check_distinct(outputs)
     if os.path.lexists(sidecar):
         if sidecar.is_dir() or not _is_sidecar(sidecar):
             raise UserError(f"{sidecar}: exists and is not a sidecar of v2v synthesize; not "

@@ -158,6 +158,8 @@ class _Trainer:
         check_number("--steps", steps, 1, BIG, integer=True)
         check_number("--minutes", minutes, 0, 10**7, lo_open=True)
         check_outputs([("--out", out)], [("--data", d) for d in self.data_dirs])
+        if resume:  # lock before reading the run's state: another process may be writing it
+            rundir.open()
         resumed = ckpt_io.load_training_checkpoint(out) if resume else None
         if resume and resumed is None:
             raise UserError(f"{out}: nothing to resume")
@@ -180,7 +182,8 @@ class _Trainer:
         for e in entries + self.val_entries:  # every file read later, checked before writing
             check_clip_files(e.path, keypoints=cfg.generator.kind in ("pose", "face"))
         self.dataset = FewShotDataset(entries, cfg.generator, cfg.data, augment=True)
-        rundir.open()  # created, locked (one writer), checked; cleaned up if we fail early
+        if not resume:  # created, locked (one writer), checked; cleaned up if we fail early
+            rundir.open()
         prepare_run(out, cfg, resume, info)
 
         # models

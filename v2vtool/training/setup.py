@@ -66,6 +66,8 @@ class RunDir:
         out = self.out
         if os.path.lexists(out) and not out.is_dir():
             raise UserError(f"{out}: exists and is not a directory (--out is a run directory)")
+        if self.resume and not out.is_dir():
+            raise UserError(f"{out}: checkpoint not found (no run directory to resume)")
         if not out.exists():
             self.created = make_parents(out / "x")
         self.lock.acquire()
