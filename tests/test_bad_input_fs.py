@@ -28,6 +28,7 @@ from tests.bad_world import build, diff, snapshot
 from tests.test_bad_input import check_refused
 from tests.test_train_loop import TINY
 from v2vtool.cli import app
+from v2vtool.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = [a for s in TINY for a in ("--set", s)]
@@ -71,12 +72,15 @@ def test_second_train_process_is_refused_while_the_first_runs(world, tmp_path):
         _wait_for(lambda: (run / ".lock").is_file() and (run / ".lock").read_text().strip()
                   or first.poll() is not None)
         assert first.poll() is None, first.communicate()
-        for extra in ([], ["--resume"]):  # a new run and a resume: both refused
-            second = _v2v("train", "--data", str(world / "data"), "--out", str(run),
-                          "--steps", "500", "--device", "cpu", *SETS, *extra, cwd=tmp_path)
-            _, err = second.communicate(timeout=300)
-            assert second.returncode == 2, err
-            assert f"is in use by pid {first.pid}" in _one_error(err)
+        second = _v2v("train", "--data", str(world / "data"), "--out", str(run), "--steps",
+                      "500", "--device", "cpu", *SETS, cwd=tmp_path)
+        _, err = second.communicate(timeout=300)
+        assert second.returncode == 2, err
+        assert f"is in use by pid {first.pid}" in _one_error(err)
+        # --resume too (in process: same code path, no second interpreter start-up)
+        res = CliRunner().invoke(app, ["train", "--data", str(world / "data"), "--out",
+                                       str(run), "--resume", "--device", "cpu"])
+        check_refused(res, f"is in use by pid {first.pid}")
         assert first.poll() is None  # the first one was not disturbed
     finally:
         first.kill()  # kill -9: the kernel releases the lock
@@ -258,14 +262,21 @@ def test_permission_denied_folder(world, tmp_path, monkeypatch):
 
 # ---- --debug ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [
-    ["synthesize", "-e", "ex.png", "-d", "driver.mp4", "--out", "driver.mp4", "--checkpoint",
-     "ckpt"],
-    ["synthesize", "-e", "ex.png", "-d", "kp_bad/nan.jsonl", "--out", "o.mp4", "--checkpoint",
-     "ck_ngf", "--device", "cpu"],
-    ["train", "--data", "data", "--out", "newrun", "--set", "train.batch_size=0"],
-], ids=["guard", "checkpoint-mismatch", "config"])
-def test_debug_shows_the_traceback(world, argv):
+DEBUG_CASES = {
+    "guard": ["synthesize", "-e", "ex.png", "-d", "driver.mp4", "--out", "driver.mp4",
+              "--checkpoint", "ckpt"],
+    "checkpoint-mismatch": ["synthesize", "-e", "ex.png", "-d", "kp_bad/nan.jsonl", "--out",
+                            "o.mp4", "--checkpoint", "ck_ngf", "--device", "cpu"],
+    "config": ["train", "--data", "data", "--out", "newrun", "--set", "train.batch_size=0"],
+    "keypoints": ["evaluate", "--generated", "gen.mp4", "--driver", "kp_bad/inf.jsonl"],
+    "os-error": ["evaluate", "--generated", "gen.mp4", "--real", "clip", "--json",
+                 "text.txt/m.json"],
+}
+
+
+def test_debug_prints_the_traceback(world):
+    """In a real process: without --debug one line, with it Python's traceback."""
+    argv = DEBUG_CASES["guard"]
     plain = subprocess.run([sys.executable, "-m", "v2vtool", *argv], cwd=world, env=_env(),
                            capture_output=True, text=True, timeout=300)
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
@@ -273,7 +284,21 @@ def test_debug_shows_the_traceback(world, argv):
     debug = subprocess.run([sys.executable, "-m", "v2vtool", "--debug", *argv], cwd=world,
                            env=_env(), capture_output=True, text=True, timeout=300)
     assert debug.returncode != 0 and "Traceback (most recent call last)" in debug.stderr
-    assert "UserError" in debug.stderr
+    assert "v2vtool.errors.UserError: driver.mp4: --out is the input" in debug.stderr
+
+
+@pytest.mark.parametrize("name", list(DEBUG_CASES))
+def test_debug_reraises_the_error(world, monkeypatch, name):
+    """--debug re-raises the very exception the one-line policy would print (CliRunner keeps
+    it with its traceback), for each kind of error."""
+    monkeypatch.chdir(world)
+    before = snapshot(world)
+    plain = CliRunner().invoke(app, DEBUG_CASES[name])
+    check_refused(plain, None)
+    res = CliRunner().invoke(app, ["--debug", *DEBUG_CASES[name]])
+    assert isinstance(res.exception, (UserError, OSError)), res.output
+    assert res.exc_info[2] is not None and "error:" not in res.output
+    assert diff(before, snapshot(world)) == []
 
 
 # ---- the snapshot can see a change (so "nothing changed" means something) -------------------

@@ -218,8 +218,8 @@ def import_dataset(src: str | os.PathLike, out: str | os.PathLike, fmt: str,
 
     src, out = Path(src), Path(out)
     check_number("--fps", fps, 0, 1000, lo_open=True)
-    check_outputs([("--out", out)], [("SRC", src)])
     seqs = find_sequences(src, fmt)
+    check_outputs([("--out", out)], [("SRC", src)])
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output exists (use --overwrite to replace it)")
     check_replaceable(out, is_dataset_output(IMPORT_FORMAT.split("/")[0] + "/"),

@@ -69,4 +69,4 @@ def read_rgb(path: str | os.PathLike, exif: bool = False) -> np.ndarray:
         raise
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         text = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise UserError(f"{path}: unreadable or corrupt image ({text})") from None
+        raise UserError(f"{path}: unreadable image ({text})") from None
