@@ -91,6 +91,19 @@ def build(root: Path) -> Path:
     (root / "clip_badmeta" / "meta.json").write_text(json.dumps(meta))
     (root / "clip_nokpcount" / "keypoints.jsonl").write_text("\n".join(lines[:3]) + "\n")
 
+    # a folder with a clip whose middle frames are not images (found only while training)
+    shutil.copytree(root / CLIP, root / "corrupt" / "c0")
+    for i in range(1, 11):
+        (root / "corrupt" / "c0" / "frames" / f"{i:06d}.png").write_text("garbage")
+    # datasets whose manifest.json is broken (the manifest is all a reader looks at first)
+    for name, text in (("set_list", "[]"), ("set_clips", json.dumps(dict(man, clips=[{}]))),
+                       ("set_train", json.dumps(dict(man, train="id0000"))),
+                       ("set_notest", json.dumps(dict(man, test=[]))),
+                       ("set_escape", json.dumps(dict(man, clips=[{"path": "../clip"}]))),
+                       ("set_json", "{not json")):
+        (root / name).mkdir()
+        (root / name / "manifest.json").write_text(text)
+
     # checkpoints broken in one way each
     for name in ("ck_ngf", "ck_list", "ck_null", "ck_str", "ck_nan", "ck_trunc", "ck_range",
                  "ck_nested"):

@@ -120,6 +120,21 @@ CASES = [
     ("train-clip-kp-count", f"{T} --data clip_nokpcount --out newrun", "3 frames"),
     ("import-all-nan", "data import src_nan --format openpose --out newimport",
      "nothing usable"),
+    # ---- datasets ---------------------------------------------------------------------------
+    ("train-corrupt-frame", f"{T} --data corrupt --out newrun", "unreadable image"),
+    ("train-corrupt-frame-worker", f"{T} --data corrupt --out newrun --set data.workers=1",
+     "unreadable image"),
+    *[(f"{cmd}-{name}", f"{argv} {name}", why)
+      for name, why in (("set_list", "expected a JSON object"), ("set_clips", r"clips\[0\]"),
+                        ("set_train", "'train' must be a list"),
+                        ("set_escape", "inside the dataset"), ("set_json", "not valid JSON"))
+      for cmd, argv in (("train", "train --out newrun --steps 1 --data"),
+                        ("bench", f"{E} --checkpoint ckpt --k 1 --benchmark"),
+                        ("info", "data info"),
+                        ("ablate", "ablate --out newabl --steps 1 --k 1 --data"))],
+    ("bench-no-test-ids", f"{E} --checkpoint ckpt --k 1 --benchmark set_notest", "held-out"),
+    ("ablate-no-test-ids", "ablate --out newabl --steps 1 --k 1 --data set_notest",
+     "held-out"),
     # ---- config values (--set), after presets --------------------------------------------------
     *[(f"train-set-{s}", f"{T} --out newrun --set {s}", re.escape(s.split("=")[0]))
       for s in ("train.batch_size=0", "train.batch_size=-1", "train.lr_g=nan",

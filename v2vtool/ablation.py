@@ -224,6 +224,9 @@ def run_ablation(data: str | os.PathLike, out: str | os.PathLike, ks: Sequence[i
     ids = train_identities(data, seed)
     if not ids:
         raise UserError(f"{data}/manifest.json: no training identities")
+    from v2vtool.benchmark import plan
+
+    plan(data, list(ks), seed)  # the scoring protocol must be possible before training
     cells, notes = plan_cells(variants, train_sizes, len(ids))
     spec = {"data": str(data), "ks": list(ks), "train_sizes": list(train_sizes),
             "variants": list(variants), "budget_minutes": budget_minutes, "steps": steps,

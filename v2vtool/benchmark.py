@@ -76,6 +76,9 @@ def plan(dataset: Path, ks: list[int], seed: int) -> list[dict]:
 
     man = read_manifest(dataset)
     clips = man["clips"]
+    if not man["test"]:
+        raise UserError(f"{dataset}/manifest.json: no held-out (test) identities to score "
+                        "(make the set with `v2v data synth --test-identities N`)")
     items = []
     for n, ident in enumerate(sorted(man["test"])):
         rng = np.random.default_rng([seed, n])
@@ -267,10 +270,11 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
 
 
 def print_benchmark(res: dict, console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
-              caption=f"{res['dataset']}; pose = pose error in px at "
+              caption=f"{escape(str(res['dataset']))}; pose = pose error in px at "
                       f"{res['pose_reference_height']} px height, miss = missing-joint rate")
     cols = [c for c in METRICS + ("warp_error_truth",) if any(c in r for r in res["rows"])]
     t.add_column("method", no_wrap=True, min_width=9)
@@ -282,4 +286,4 @@ def print_benchmark(res: dict, console) -> None:
                   *[f"{r[c]:.3g}" if c in r else "-" for c in cols])
     console.print(t)
     for k, why in res.get("skipped", {}).items():
-        console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/] {k}: {escape(str(why))}", highlight=False, soft_wrap=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -54,7 +55,7 @@ def ablate(
                            "train-sizes"), variants=parse_list(variants, "variants", str),
                            budget_minutes=budget_minutes, steps=steps, config=cfg, seed=seed,
                            max_frames=max_frames, device=device, progress=progress)
-    t = Table(title=f"ablation {out}")
+    t = Table(title=f"ablation {escape(str(out))}")
     cols = [c for c in ("psnr", "ssim", "l1", "pose_error", "warp_error")
             if any(c in r for r in res["rows"])]
     for c in ("variant", "N", "K", *cols):
@@ -64,5 +65,5 @@ def ablate(
                   *[f"{r[c]:.3g}" if r.get(c) is not None else "-" for c in cols])
     console.print(t)
     for note in res["notes"]:
-        console.print(f"[dim]note: {note}[/]")
-    console.print(f"wrote {out}/table.csv, table.json, k.png, train_size.png, variants.png")
+        console.print(f"[dim]note: {escape(str(note))}[/]")
+    console.print(escape(f"wrote {out}/table.csv, table.json, k.png, train_size.png, variants.png"))

@@ -18,7 +18,7 @@ from rich.markup import escape
 from v2vtool import __version__
 from v2vtool.errors import UserError, os_error_message
 
-console = Console(stderr=True)  # human output; stdout stays clean for JSON
+console = Console(stderr=True, emoji=False)  # human output (stderr); stdout stays clean for JSON
 F = TypeVar("F", bound=Callable)
 
 app = typer.Typer(
@@ -82,7 +82,8 @@ def command(fn: F) -> F:
                 raise
             msg = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
             msg = " ".join(msg.split()) or type(exc).__name__  # one line, whatever the text
-            console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True,
+                          emoji=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[bold red]interrupted[/]")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from v2vtool.cli.app import app, command, console
@@ -38,7 +39,7 @@ def _write_json(obj: dict, path: Optional[Path]) -> None:
         return
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text + "\n")
-    console.print(f"wrote {path}")
+    console.print(f"wrote {escape(str(path))}")
 
 
 def _check_json_out(path: Optional[Path], inputs: list) -> None:
@@ -68,9 +69,9 @@ def print_report(rep: dict, title: str = "metrics") -> None:
         t.add_row(k, _fmt(v))
     console.print(t)
     for k, why in rep.get("skipped", {}).items():
-        console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/] {k}: {escape(str(why))}", highlight=False, soft_wrap=True)
     for note in rep.get("notes", []):
-        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[dim]note: {escape(str(note))}[/]", highlight=False, soft_wrap=True)
 
 
 def compare_reports(paths: list[Path]) -> Table:
@@ -93,7 +94,7 @@ def compare_reports(paths: list[Path]) -> Table:
     t = Table(title="comparison")
     t.add_column("metric")
     for p in paths:
-        t.add_column(Path(p).name, justify="right")
+        t.add_column(escape(Path(p).name), justify="right")
     for k in keys:
         t.add_row(k, *[_fmt(r["metrics"].get(k)) for r in reps])
     return t
@@ -179,7 +180,7 @@ def evaluate(
         rep = evaluate_video(generated, real=real, driver=driver, fid_weights=fid_weights,
                              lpips_backbone=lpips_backbone, pose_estimator=pose_estimator,
                              reference_height=reference_height,
-                             progress=lambda s: status.update(f"evaluating: {s}"))
+                             progress=lambda s: status.update(f"evaluating: {escape(s)}"))
     d = rep.to_dict()
-    print_report(d, f"metrics: {generated}")
+    print_report(d, f"metrics: {escape(str(generated))}")
     _write_json(d, json_out)

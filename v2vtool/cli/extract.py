@@ -123,7 +123,7 @@ def extract(
     t0 = time.perf_counter()
     try:
         with Progress(*columns, console=console, transient=True) as bar:
-            tasks = [bar.add_task(f"{kind.value} {p.name}", total=None) for p in inputs]
+            tasks = [bar.add_task(escape(f"{kind.value} {p.name}"), total=None) for p in inputs]
 
             def progress(index: int, done: int, total: int) -> None:
                 bar.update(tasks[index], completed=done, total=total)
@@ -147,7 +147,7 @@ def extract(
     if errors:  # one `error:` line; the other failed inputs listed above it
         for msg in errors[1:]:
             console.print(f"[red]also failed:[/] {escape(msg)}", highlight=False,
-                          soft_wrap=True)
+                          soft_wrap=True, emoji=False)
         raise UserError(errors[0] if len(errors) == 1
                         else f"{errors[0]} (and {len(errors) - 1} more failed inputs above)")
 
@@ -162,12 +162,12 @@ def _summary(results: list, seconds: float) -> None:
     total = 0
     for src, clip, err in results:
         if clip is None:
-            table.add_row(Path(src).name, "[red]failed[/]", "-", "-", "-", "-")
+            table.add_row(escape(Path(src).name), "[red]failed[/]", "-", "-", "-", "-")
             continue
         meta = json.loads((Path(clip) / "meta.json").read_text())
         total += meta["frame_count"]
         rate = meta.get("detection_rate")
-        table.add_row(Path(src).name, str(clip), str(meta["frame_count"]),
+        table.add_row(escape(Path(src).name), escape(str(clip)), str(meta["frame_count"]),
                       str(meta.get("frames_detected", "-")),
                       "-" if rate is None else f"{rate:.1%}",
                       f"{meta['processing']['fps']:.1f}")

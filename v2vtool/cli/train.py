@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from v2vtool.cli.app import app, command, console
 from v2vtool.errors import UserError
@@ -90,7 +91,7 @@ def train_cmd(
             raise UserError("--nproc inside a torchrun process: drop --nproc")
         argv = _torchrun_argv(data, preset_name, out, steps, minutes, sets, resume, device,
                               nproc)
-        console.print(f"launching {nproc} processes: {' '.join(argv[2:])}", highlight=False)
+        console.print(escape(f"launching {nproc} processes: {' '.join(argv[2:])}"), highlight=False)
         rc = subprocess.call(argv)
         if rc != 0:
             raise typer.Exit(rc if rc in (2, 130, 143) else 1)
@@ -102,9 +103,10 @@ def train_cmd(
     except TrainingInterrupted as exc:
         if rank0:
             console.print(f"[yellow]interrupted[/] at step {exc.step}; checkpoint saved to "
-                          f"{exc.checkpoint}; continue with the same command plus --resume",
+                          f"{escape(str(exc.checkpoint))}; continue with the same command plus "
+                          "--resume",
                           highlight=False)
         raise typer.Exit(128 + exc.signum if exc.signum else 0) from None
     if rank0:
-        console.print(f"[green]done[/]: checkpoint {path}", highlight=False)
+        console.print(f"[green]done[/]: checkpoint {escape(str(path))}", highlight=False)
         typer.echo(json.dumps({"run": str(out), "checkpoint": str(path)}))

@@ -67,9 +67,42 @@ def read_dataset_manifest(root: str | os.PathLike) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+        manifest = json.loads(path.read_text())
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: not valid JSON ({' '.join(str(exc).split())[:160]})") \
+            from None
+    check_manifest(manifest, path)
+    return manifest
+
+
+def check_manifest(manifest, path) -> None:
+    """The dataset manifest's structure, as every reader relies on it (one line on error):
+    an object; "clips" a list of {"path": relative path inside the dataset, "identity",
+    "split": train | test}; "train" / "test" lists of identity names; "identities" an object."""
+    def bad(why: str) -> UserError:
+        return UserError(f"{path}: {why}")
+
+    if not isinstance(manifest, dict):
+        raise bad(f"expected a JSON object, got {type(manifest).__name__}")
+    clips = manifest.get("clips", [])
+    if not isinstance(clips, list):
+        raise bad("'clips' must be a list")
+    for i, c in enumerate(clips):
+        if not isinstance(c, dict) or not isinstance(c.get("path"), str) or not c["path"]:
+            raise bad(f"clips[{i}] must be an object with a 'path'")
+        p = Path(c["path"])
+        if p.is_absolute() or ".." in p.parts:
+            raise bad(f"clips[{i}].path {c['path']!r} must be a path inside the dataset")
+        if c.get("split", "train") not in ("train", "test"):
+            raise bad(f"clips[{i}].split {c.get('split')!r} must be train or test")
+        if not isinstance(c.get("identity", ""), (str, type(None))):
+            raise bad(f"clips[{i}].identity must be a string")
+    for key in ("train", "test"):
+        ids = manifest.get(key, [])
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise bad(f"'{key}' must be a list of identity names")
+    if not isinstance(manifest.get("identities", {}), dict):
+        raise bad("'identities' must be an object")
 
 
 def check_meta(meta, where) -> None:

@@ -150,15 +150,22 @@ def generate_dataset(out: str | os.PathLike, identities: int, clips_per_identity
 
 
 def read_manifest(dataset_dir: str | os.PathLike) -> dict:
+    from v2vtool.io.clipdir import check_manifest
+
     path = Path(dataset_dir) / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise UserError(f"{path}: not found (not a 'v2v data synth' dataset)") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: not valid JSON ({' '.join(str(exc).split())[:160]})") \
+            from None
+    check_manifest(manifest, path)
     if manifest.get("format") != FORMAT:
         raise UserError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
+    missing = [k for k in ("clips", "train", "test", "identities") if k not in manifest]
+    if missing:
+        raise UserError(f"{path}: missing {', '.join(map(repr, missing))}")
     return manifest
 
 
@@ -168,7 +175,11 @@ def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Appearanc
         known = ", ".join(sorted(manifest["identities"])[:5])
         raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: no identity "
                         f"{identity_id!r} (known: {known}, ...)")
-    return Appearance.from_dict(manifest["identities"][identity_id])
+    try:
+        return Appearance.from_dict(manifest["identities"][identity_id])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: identity {identity_id!r} has "
+                        f"no valid appearance ({type(exc).__name__}: {exc})") from None
 
 
 def _frame_size(size) -> tuple[int, int]:
