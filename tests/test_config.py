@@ -56,7 +56,7 @@ def test_every_config_value_has_a_rule_and_presets_pass():
     ("train.lr_g=nan", "train.lr_g=nan: must be a finite number"),
     ("train.lr_g=0", "train.lr_g=0.0: must be > 0"),
     ("generator.height=0", "generator.height=0: must be >= 16"),
-    ("generator.height=100000", "generator.height=100000: must be <= 4096"),
+    ("generator.height=100000", "generator.height=100000: must be <= 2048"),
     ("generator.height=72", "generator.width=128, generator.height=72: generator size"),
     ("generator.ngf=0", "generator.ngf=0: must be >= 1"),
     ("train.k_max=0", "train.k_max=0: must be >= 1"),

@@ -18,7 +18,8 @@ from typing import Any
 from v2vtool.errors import UserError
 
 MAX_K = 32  # the one K limit (examples per video): synthesize, the benchmark, ablate, train.k_max
-MAX_SIDE = 4096  # largest frame side (pixels) a model or an output may have
+MAX_SIDE = 4096  # largest frame side (pixels) of an output (synthesize --size)
+MAX_MODEL_SIDE = 2048  # largest model resolution (the paper's largest is 512 x 1024)
 MAX_SEED = 2**32 - 1
 BIG = 10**9  # "practically unbounded" counts (steps, intervals)
 
@@ -48,22 +49,22 @@ RULES: dict[str, Rule] = {
     # generator
     "generator.kind": Rule("str", choices=("<semantic kinds>",)),
     "generator.n_classes": I(1, 256),
-    "generator.height": I(16, MAX_SIDE), "generator.width": I(16, MAX_SIDE),
-    "generator.ngf": I(1, 1024), "generator.n_downsample": I(1, 8),
-    "generator.max_channels": I(1, 4096), "generator.n_adaptive_layers": I(0, 9),
+    "generator.height": I(16, MAX_MODEL_SIDE), "generator.width": I(16, MAX_MODEL_SIDE),
+    "generator.ngf": I(1, 256), "generator.n_downsample": I(1, 8),
+    "generator.max_channels": I(1, 2048), "generator.n_adaptive_layers": I(0, 9),
     "generator.adaptive_kernel": Rule("int", choices=(1, 3, 5, 7)),
     "generator.spade_hidden": I(1, 1024),
     "generator.appearance": Rule("str", choices=("<generator appearances>",)),
     "generator.aggregation": Rule("str", choices=("<generator aggregations>",)),
-    "generator.attention_channels": I(1, 1024), "generator.style_dim": I(1, 4096),
+    "generator.attention_channels": I(1, 1024), "generator.style_dim": I(1, 2048),
     "generator.n_prev_frames": I(1, 8), "generator.warp_ref": B,
     "generator.composition": Rule("str", choices=("<generator compositions>",)),
-    "generator.flow_ngf": I(1, 1024), "generator.flow_n_downsample": I(1, 8),
-    "generator.flow_n_blocks": I(1, 32), "generator.flow_max_channels": I(1, 4096),
-    "generator.flow_scale": F(0, 1e4, lo_open=True), "generator.weightgen_hidden": I(1, 4096),
+    "generator.flow_ngf": I(1, 256), "generator.flow_n_downsample": I(1, 8),
+    "generator.flow_n_blocks": I(1, 32), "generator.flow_max_channels": I(1, 2048),
+    "generator.flow_scale": F(0, 1e4, lo_open=True), "generator.weightgen_hidden": I(1, 2048),
     "generator.attention_downsample": I(0, 6),
     # discriminator
-    "discriminator.ndf": I(1, 1024), "discriminator.n_layers": I(1, 8),
+    "discriminator.ndf": I(1, 256), "discriminator.n_layers": I(1, 8),
     "discriminator.n_scales": I(1, 6), "discriminator.temporal": B,
     "discriminator.temporal_frames": I(2, 32), "discriminator.temporal_scales": I(1, 6),
     "discriminator.face": B, "discriminator.face_size": I(8, 1024),

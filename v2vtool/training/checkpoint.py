@@ -114,7 +114,11 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
 
     ckpt = resolve_checkpoint(path)
     config = load_config(ckpt)
-    generator = FewShotGenerator(config.generator)
+    try:
+        generator = FewShotGenerator(config.generator)
+    except (RuntimeError, MemoryError) as exc:  # e.g. an edited config.json asking for GBs
+        raise UserError(f"{ckpt / 'config.json'}: cannot build this model here "
+                        f"({' '.join(str(exc).split())[:160]})") from None
     weights = ckpt / "generator_ema.safetensors"
     use_ema = prefer_ema and weights.is_file()
     if not use_ema:
