@@ -47,6 +47,14 @@ def build(root: Path) -> Path:
         for i in range(len(clip)):
             w.write(clip.frame(i))
     shutil.copy(root / "driver.mp4", root / "gen.mp4")
+    (root / "synth").mkdir()  # a synthesize output with its sidecar (read by evaluate)
+    shutil.copy(root / "driver.mp4", root / "synth" / "o.mp4")
+    (root / "synth" / "o.json").write_text(json.dumps({"format": "v2v-synthesis/1"}))
+    (root / "badside").mkdir()  # a "sidecar" that is not an object: ignored, not a crash
+    shutil.copy(root / "driver.mp4", root / "badside" / "o.mp4")
+    (root / "badside" / "o.json").write_text("[]")
+    with VideoWriter(root / "one.mp4", clip.fps, preset="ultrafast") as w:
+        w.write(clip.frame(0))
     shutil.copy(root / CLIP / "keypoints.jsonl", root / "kp.jsonl")
     (root / "metrics.json").write_text(json.dumps({"format": "v2v-metrics/1",
                                                   "metrics": {"psnr": 20.0}}))

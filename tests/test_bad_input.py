@@ -49,6 +49,10 @@ CASES = [
     ("eval-json-user-file", f"{E} --generated gen.mp4 --real clip --json text.txt",
      "not a v2v metrics file"),
     ("eval-json-dir", f"{E} --generated gen.mp4 --real clip --json userdir", "is a directory"),
+    ("eval-json-is-sidecar", f"{E} --generated synth/o.mp4 --real clip --json synth/o.json",
+     "is the input"),
+    ("eval-json-other-metrics-kind", f"{E} --generated gen.mp4 --real clip --json "
+     "synth/o.json", "not a v2v metrics file"),
     ("import-out-is-src", "data import src --format openpose --out src --overwrite",
      "is the input"),
     ("import-out-in-src", "data import src --format openpose --out src/clips", "lies inside"),
@@ -285,3 +289,35 @@ def test_bad_input_refused_cleanly(world, monkeypatch, case):
 def test_case_ids_unique():
     ids = [c[0] for c in CASES]
     assert len(ids) == len(set(ids))
+
+
+# ---- odd but valid inputs: exit 0, no traceback, and an honest result ------------------------
+
+def test_odd_but_valid_inputs_work(world, monkeypatch, tmp_path):
+    import json
+
+    import numpy as np
+
+    from v2vtool.io.clipdir import Clip
+
+    ok = {}
+    for name, argv in {
+        "one-frame": [E, "--generated", "one.mp4", "--real", "one.mp4", "--json",
+                      str(tmp_path / "one.json")],
+        "list-sidecar": [E, "--generated", "badside/o.mp4", "--real", "clip", "--json",
+                         str(tmp_path / "side.json")],
+        "lpips-text-file": [E, "--generated", "gen.mp4", "--real", "clip", "--lpips-backbone",
+                            "text.txt", "--json", str(tmp_path / "lp.json")],
+        "16-bit-example": ["extract", "ex16.png", "--kind", "edges", "--out",
+                           str(tmp_path / "x")],
+    }.items():
+        res = run_cli(world, monkeypatch, argv)
+        assert res.exit_code == 0 and "Traceback" not in res.output, (name, res.output)
+        ok[name] = res
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert "warp_error" in one["skipped"] and one["metrics"]["reconstruction_frames"] == 1
+    assert "psnr" in json.loads((tmp_path / "side.json").read_text())["metrics"]
+    lp = json.loads((tmp_path / "lp.json").read_text())
+    assert "lpips" not in lp["metrics"] and "not a readable PyTorch" in lp["skipped"]["lpips"]
+    frame = Clip(tmp_path / "x" / "ex16").frame(0)
+    assert 0 < frame.mean() < 250 and frame.std() > 5  # the picture, not a white frame

@@ -136,6 +136,24 @@ def test_resume_removes_stale_checkpoint_temporaries(world, tmp_path):
     assert not (run / ".lock").exists()
 
 
+def test_sigterm_during_synthesis_leaves_nothing(world, tmp_path):
+    long = tmp_path / "long.jsonl"  # a long keypoint driver: minutes of frames
+    long.write_text((world / "kp.jsonl").read_text() * 200)
+    out = tmp_path / "out"
+    proc = _v2v("synthesize", "-e", "clip:0", "-d", str(long), "--out", str(out / "o.mp4"),
+                "--frames-dir", str(out / "f"), "--checkpoint", "ckpt", "--device", "cpu",
+                cwd=world)
+    try:
+        _wait_for(lambda: any(out.glob(".f.tmp-*/000003.png")) or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "interrupted" in err and "Traceback" not in err, err
+    assert not out.exists()  # the run made it: gone with every temporary inside
+
+
 # ---- a full disk, a read-only folder ---------------------------------------------------------
 
 DRIVER = textwrap.dedent('''

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import signal
+import threading
 from typing import Callable, TypeVar
 
 import typer
@@ -60,6 +62,22 @@ def _debug_enabled(ctx: typer.Context | None) -> bool:
     return False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every writer's cleanup (temporaries) runs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _trap_sigterm():
+    """Route SIGTERM to `Terminated` while a command runs (main thread only); returns the
+    previous handler to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def command(fn: F) -> F:
     """Wrap a CLI command with the error policy: one line + exit 2 on bad input.
 
@@ -75,6 +93,7 @@ def command(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = kwargs.get(ctx_name) if own else kwargs.pop(CTX_PARAM, None)
+        old_term = _trap_sigterm()
         try:
             return fn(*args, **kwargs)
         except (UserError, OSError) as exc:  # an OSError is about the user's files too
@@ -85,9 +104,12 @@ def command(fn: F) -> F:
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True,
                           emoji=False)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             console.print("[bold red]interrupted[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
 
     if not own:
         extra = inspect.Parameter(CTX_PARAM, inspect.Parameter.KEYWORD_ONLY,

@@ -42,6 +42,15 @@ def _write_json(obj: dict, path: Optional[Path]) -> None:
     console.print(f"wrote {escape(str(path))}")
 
 
+def _sidecar_file(generated: Optional[Path]) -> Optional[Path]:
+    """The synthesis sidecar read along with --generated (an input too), if there is one."""
+    if generated is None:
+        return None
+    side = generated.with_suffix(".json") if generated.suffix else \
+        generated.parent / f"{generated.name}.json"
+    return side if side.is_file() else None
+
+
 def _check_json_out(path: Optional[Path], inputs: list) -> None:
     """--json may not touch an input, and replaces only a JSON file written by v2v."""
     from v2vtool.io.guard import check_outputs
@@ -56,7 +65,8 @@ def _check_json_out(path: Optional[Path], inputs: list) -> None:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = None
-        if not (isinstance(old, dict) and str(old.get("format", "")).startswith("v2v-")):
+        fmt = str(old.get("format", "")) if isinstance(old, dict) else ""
+        if not fmt.startswith(("v2v-metrics/", "v2v-benchmark/")):
             raise UserError(f"{path}: --json: existing file is not a v2v metrics file; not "
                             "replaced (remove it or choose another path)")
 
@@ -155,8 +165,9 @@ def evaluate(
         if weights is not None and not weights.is_file():
             raise UserError(f"{weights}: {opt}: " + ("is a directory, expected the weights file"
                                                      if weights.is_dir() else "file not found"))
-    _check_json_out(json_out, [("--generated", generated), ("--real", real),
-                               ("--driver", driver), ("--benchmark", benchmark),
+    _check_json_out(json_out, [("--generated", generated),
+                               ("the sidecar of --generated", _sidecar_file(generated)),
+                               ("--real", real), ("--driver", driver), ("--benchmark", benchmark),
                                ("--checkpoint", checkpoint), ("--fid-weights", fid_weights),
                                ("--lpips-backbone", lpips_backbone)])
     if benchmark is not None:

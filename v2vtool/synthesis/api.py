@@ -230,7 +230,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
         for s in sinks:  # ... then all renamed into place (the sidecar last)
             s.commit()
     except BaseException:
-        for s in sinks:
+        for s in reversed(sinks):  # last opened first: each removes the folders it created
             with contextlib.suppress(Exception):
                 s.abort()
         raise

@@ -123,13 +123,30 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     except UserError as exc:
         rundir.abandon()
         raise type(exc)(_worker_message(str(exc))) from None
+    except (RuntimeError, MemoryError) as exc:
+        rundir.abandon()
+        if _out_of_memory(exc):  # a setting too large for this machine: the user's to change
+            raise UserError(f"out of memory while training ({' '.join(str(exc).split())[:120]}"
+                            "); lower train.batch_size, generator.height/width or "
+                            "train.seq_len_max") from None
+        raise
     except Exception:
         rundir.abandon()
+        raise
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM before the loop saved a checkpoint
+        if not isinstance(exc, TrainingInterrupted):
+            rundir.abandon()
         raise
     finally:
         rundir.close()
         torch.set_num_threads(threads)
         ddp.shutdown(info)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or \
+        "can't allocate memory" in text
 
 
 def _worker_message(text: str) -> str:
