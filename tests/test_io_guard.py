@@ -183,3 +183,18 @@ def test_keypoint_validator_accepts_openpose_files(tmp_path):
         "NaN", "NaN"))
     with pytest.raises(UserError, match="NaN"):
         read_dlib68(tmp_path / "bad.json")
+
+
+def test_sixteen_bit_gray_example_finds_the_person(tmp_path):
+    """The shipped example as a 16-bit grayscale PNG: read as its picture (Pillow's own
+    convert("RGB") would give a white frame and "no person detected")."""
+    from pathlib import Path
+
+    from v2vtool.synthesis.sources import load_examples
+
+    front = Path(__file__).resolve().parents[1] / "examples" / "target_front.png"
+    gray = np.asarray(Image.open(front).convert("L")).astype(np.uint16) * 257
+    Image.fromarray(gray).save(tmp_path / "front16.png")
+    assert np.asarray(Image.open(tmp_path / "front16.png").convert("RGB")).min() == 255
+    (ex,) = load_examples([tmp_path / "front16.png"], "pose")
+    assert ex.keypoints and (ex.keypoints[0].pose[:, 2] > 0).sum() >= 10
