@@ -321,3 +321,26 @@ def test_odd_but_valid_inputs_work(world, monkeypatch, tmp_path):
     assert "lpips" not in lp["metrics"] and "not a readable PyTorch" in lp["skipped"]["lpips"]
     frame = Clip(tmp_path / "x" / "ex16").frame(0)
     assert 0 < frame.mean() < 250 and frame.std() > 5  # the picture, not a white frame
+
+
+def test_nonfinite_metric_is_skipped_not_reported(world, monkeypatch, tmp_path):
+    """Whatever produced it, a NaN metric never reaches the report (nor JSON as NaN)."""
+    import json
+
+    from v2vtool.metrics import evaluate as ev
+
+    real = ev.pose_error
+
+    def nan_pose_error(*a, **k):
+        r = real(*a, **k)
+        return type(r)(float("nan"), *[getattr(r, f) for f in list(r.__dataclass_fields__)[1:]])
+
+    monkeypatch.setattr(ev, "pose_error", nan_pose_error)
+    res = run_cli(world, monkeypatch, [E, "--generated", "gen.mp4", "--driver", "clip",
+                                       "--pose-estimator", "keynet", "--json",
+                                       str(tmp_path / "m.json")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "m.json").read_text()
+    rep = json.loads(text)
+    assert "NaN" not in text and "pose_error" not in rep["metrics"]
+    assert "not a finite number" in rep["skipped"]["pose_error"]

@@ -32,6 +32,15 @@ def _finite(obj):
     return obj
 
 
+def _nonfinite_to_skipped(rep: dict) -> dict:
+    """A NaN / inf metric is no result: it is listed under "skipped", never reported."""
+    for k, v in list(rep["metrics"].items()):
+        if isinstance(v, float) and not math.isfinite(v):
+            del rep["metrics"][k]
+            rep["skipped"][k] = f"{k} came out {v} (not a finite number): not reported"
+    return rep
+
+
 def _write_json(obj: dict, path: Optional[Path]) -> None:
     text = json.dumps(_finite(obj), indent=2, default=str, allow_nan=False)
     if path is None:
@@ -192,6 +201,6 @@ def evaluate(
                              lpips_backbone=lpips_backbone, pose_estimator=pose_estimator,
                              reference_height=reference_height,
                              progress=lambda s: status.update(f"evaluating: {escape(s)}"))
-    d = rep.to_dict()
+    d = _nonfinite_to_skipped(rep.to_dict())
     print_report(d, f"metrics: {escape(str(generated))}")
     _write_json(d, json_out)
