@@ -103,6 +103,15 @@ def build(root: Path) -> Path:
     shutil.copytree(root / CLIP, root / "corrupt" / "c0")
     for i in range(1, 11):
         (root / "corrupt" / "c0" / "frames" / f"{i:06d}.png").write_text("garbage")
+    # a v2v-synth set whose training clip has those broken frames (found mid-training)
+    sc = root / "set_corrupt"
+    shutil.copytree(root / "corrupt" / "c0", sc / "a")
+    shutil.copytree(root / CLIP, sc / "b")
+    ident = next(iter(man["identities"].values()))
+    (sc / "manifest.json").write_text(json.dumps(dict(
+        man, train=["a"], test=["b"], identities={"a": ident, "b": ident},
+        clips=[{"path": "a", "identity": "a", "split": "train"},
+               {"path": "b", "identity": "b", "split": "test"}])))
     # datasets whose manifest.json is broken (the manifest is all a reader looks at first)
     for name, text in (("set_list", "[]"), ("set_clips", json.dumps(dict(man, clips=[{}]))),
                        ("set_train", json.dumps(dict(man, train="id0000"))),

@@ -139,6 +139,8 @@ CASES = [
     ("bench-no-test-ids", f"{E} --checkpoint ckpt --k 1 --benchmark set_notest", "held-out"),
     ("ablate-no-test-ids", "ablate --out newabl --steps 1 --k 1 --data set_notest",
      "held-out"),
+    ("ablate-data-error-mid-training", "ablate --out newabl --steps 1 --k 1 --train-sizes 1 "
+     "--variants weightgen --data set_corrupt", "unreadable image"),
     # ---- config values (--set), after presets --------------------------------------------------
     *[(f"train-set-{s}", f"{T} --out newrun --set {s}", re.escape(s.split("=")[0]))
       for s in ("train.batch_size=0", "train.batch_size=-1", "train.lr_g=nan",
