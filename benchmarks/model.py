@@ -31,7 +31,7 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from v2vtool.config import preset
-from v2vtool.models.generator import FewShotGenerator
+from v2vtool.models.build import build_generator
 
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
@@ -74,7 +74,7 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str,
     if size is not None:
         cfg = replace(cfg, width=size[0], height=size[1])
     torch.manual_seed(0)
-    gen = FewShotGenerator(cfg).to(device).eval()
+    gen = build_generator(cfg).to(device).eval()
     params = sum(p.numel() for p in gen.parameters())
     ex, es, sem, prev, prev_sem = _inputs(cfg, batch, k, device)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
@@ -125,7 +125,7 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str,
 
 
 def _table(rows: list[dict]) -> Table:
-    t = Table(title="FewShotGenerator.step after prepare (steady state, with a previous frame)")
+    t = Table(title="generator step after prepare (steady state, with a previous frame)")
     for col in ("preset", "size", "device", "B", "K", "params (M)", "GFLOP/frame", "ms/frame",
                 "frames/s", "GFLOP/s", "CPU ms/frame", "prepare ms", "steps"):
         t.add_column(col, justify="right")

@@ -331,13 +331,14 @@ def test_nonfinite_metric_is_skipped_not_reported(world, monkeypatch, tmp_path):
 
     from v2vtool.metrics import evaluate as ev
 
-    real = ev.pose_error
+    real = ev.evaluate_video
 
     def nan_pose_error(*a, **k):
-        r = real(*a, **k)
-        return type(r)(float("nan"), *[getattr(r, f) for f in list(r.__dataclass_fields__)[1:]])
+        rep = real(*a, **k)
+        rep.metrics["pose_error"] = float("nan")
+        return rep
 
-    monkeypatch.setattr(ev, "pose_error", nan_pose_error)
+    monkeypatch.setattr(ev, "evaluate_video", nan_pose_error)
     res = run_cli(world, monkeypatch, [E, "--generated", "gen.mp4", "--driver", "clip",
                                        "--pose-estimator", "keynet", "--json",
                                        str(tmp_path / "m.json")])

@@ -101,9 +101,9 @@ def _choices(key: str, rule: Rule) -> tuple | None:
     """Allowed strings; the model's own lists where the model defines them."""
     if rule.choices is None or not str(rule.choices[0]).startswith("<"):
         return rule.choices
-    if key == "generator.kind":
-        from v2vtool.config import SEMANTIC_KINDS
-        return tuple(SEMANTIC_KINDS)
+    if key == "generator.kind":  # the semantic-kind registry
+        from v2vtool.semantics.kinds import KINDS
+        return tuple(KINDS)
     from v2vtool.models import generator as g
     return {"generator.appearance": g.APPEARANCES, "generator.aggregation": g.AGGREGATIONS,
             "generator.composition": g.COMPOSITIONS}[key]

@@ -42,8 +42,9 @@ def ablate(
     from v2vtool.ablation import parse_list, run_ablation
     from v2vtool.benchmark import parse_k
     from v2vtool.config import apply_overrides, preset
+    from v2vtool.config_check import validate_config
 
-    cfg = apply_overrides(preset(preset_name), list(overrides or []))
+    cfg = validate_config(apply_overrides(preset(preset_name), list(overrides or [])))
     with Progress(TextColumn("[bold]ablate[/]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console) as bar:
         task = bar.add_task("", total=None)

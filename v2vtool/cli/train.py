@@ -68,20 +68,19 @@ def train_cmd(
 ) -> None:
     """Train a few-shot vid2vid generator on clip directories."""
     from v2vtool.config import apply_overrides, preset
+    from v2vtool.config_check import validate_config
     from v2vtool.training import TrainingInterrupted, train
+    from v2vtool.training.loop import check_budget
 
     extra = [a for a in ctx.args]
     bad = [a for a in extra if a.startswith("-")]
     if bad:
         raise UserError(f"unknown option {bad[0]!r}")
     data = list(data) + [Path(a) for a in extra]
-    if minutes is not None and minutes <= 0:
-        raise UserError("--minutes must be > 0")
-    if steps is not None and steps < 1:
-        raise UserError("--steps must be >= 1")
+    check_budget(steps, minutes)
     if not 1 <= nproc <= 256:
         raise UserError(f"--nproc {nproc}: must be in 1..256")
-    cfg = apply_overrides(preset(preset_name), sets)
+    cfg = validate_config(apply_overrides(preset(preset_name), sets))
     if resume and (sets or preset_name != "tiny") and int(os.environ.get("RANK", "0")) == 0:
         console.print("[yellow]note:[/] --resume continues with the run's own config "
                       "(checkpoint config.json); --preset / --set are not applied "

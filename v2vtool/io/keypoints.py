@@ -153,17 +153,21 @@ def frame_to_dict(frame: Frame) -> dict:
     return {"version": OPENPOSE_VERSION, "people": people}
 
 
-def read_openpose_json(path: str | os.PathLike) -> Frame:
-    path = Path(path)
+def _read_json(path: Path):
+    """A whole JSON file; UserError naming the file when it is missing or not JSON."""
     try:
-        obj = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
         raise UserError(f"{path}: not valid JSON ({_short(exc)})") from None
     except IsADirectoryError:
-        raise UserError(f"{path}: is a folder, expected an OpenPose .json file") from None
-    return frame_from_dict(obj, str(path))
+        raise UserError(f"{path}: is a folder, expected a JSON file") from None
+
+
+def read_openpose_json(path: str | os.PathLike) -> Frame:
+    path = Path(path)
+    return frame_from_dict(_read_json(path), str(path))
 
 
 def write_openpose_json(path: str | os.PathLike, frame: Frame) -> None:
@@ -213,12 +217,7 @@ def write_jsonl(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
 def read_dlib68(path: str | os.PathLike) -> Frame:
     """A dlib-style landmark file: a JSON list of 68 [x, y] pairs (or [] for no face)."""
     path = Path(path)
-    try:
-        pts = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (ValueError, RecursionError) as exc:
-        raise UserError(f"{path}: not valid JSON ({_short(exc)})") from None
+    pts = _read_json(path)
     if isinstance(pts, list) and not pts:
         return []
     if not isinstance(pts, list) or len(pts) != 68 or not all(

@@ -32,6 +32,7 @@ from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_cli
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import check_clip_files
 from v2vtool.io.guard import check_outputs
+from v2vtool.models.build import build_generator
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
 from v2vtool.training import schedule
@@ -39,8 +40,8 @@ from v2vtool.training.ema import EMA
 from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
-from v2vtool.training.setup import (RunDir, prepare_run, resolve_device, run_metadata,
-                                    write_run_meta)
+from v2vtool.device import resolve_device
+from v2vtool.training.setup import RunDir, prepare_run, run_metadata, write_run_meta
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -99,6 +100,13 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def check_budget(steps: int | None, minutes: float | None) -> None:
+    """The run-length arguments of `train` (also checked by the CLI before it launches
+    torchrun, so that a bad value fails once, not once per process)."""
+    check_number("--steps", steps, 1, BIG, integer=True)
+    check_number("--minutes", minutes, 0, 10**7, lo_open=True)  # nan / inf too
+
+
 def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
           steps: int | None = None, minutes: float | None = None, resume: bool = False,
           device: str = "auto", *, stop_at: int | None = None, progress: bool = True,
@@ -110,6 +118,7 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     resume: continue RUN/checkpoints/latest exactly (config taken from the checkpoint).
     stop_at: stop after this step as if interrupted (tests / scripted pauses).
     """
+    check_budget(steps, minutes)
     dev = resolve_device(device)
     info = ddp.init_distributed(dev)
     if dev.type == "cuda" and info.enabled:
@@ -172,8 +181,6 @@ class _Trainer:
         self.rundir = rundir
         if not self.data_dirs:
             raise UserError("no --data given (clip dirs or folders of clip dirs)")
-        check_number("--steps", steps, 1, BIG, integer=True)
-        check_number("--minutes", minutes, 0, 10**7, lo_open=True)
         check_outputs([("--out", out)], [("--data", d) for d in self.data_dirs])
         if resume:  # lock before reading the run's state: another process may be writing it
             rundir.open()
@@ -181,7 +188,7 @@ class _Trainer:
         if resume and resumed is None:
             raise UserError(f"{out}: nothing to resume")
         cfg = resumed.config if resumed is not None else config
-        if steps is not None:
+        if steps is not None:  # the one place --steps is applied (checked in `train`)
             cfg = replace(cfg, train=replace(cfg.train, steps=int(steps)))
         cfg = validate_config(cfg)  # also a Config built in Python, not by presets / --set
         self.cfg, self.total = cfg, cfg.train.steps
@@ -205,9 +212,7 @@ class _Trainer:
 
         # models
         seed_everything(cfg.seed)  # identical init on every rank
-        from v2vtool.models.generator import FewShotGenerator
-
-        self.G = FewShotGenerator(cfg.generator).to(dev)
+        self.G = build_generator(cfg.generator).to(dev)
         self.gan = GanPieces(cfg, dev)
         self.Ds = self.gan.discriminators
         self.ema = EMA(self.G, cfg.train.ema) if cfg.train.ema > 0 else None

@@ -1,4 +1,4 @@
-"""Run-directory setup for training: device choice, the run dir (lock, guards, cleanup),
+"""Run-directory setup for training: the run dir (lock, output guards, cleanup),
 RUN/config.json, RUN/run.json."""
 from __future__ import annotations
 
@@ -23,16 +23,6 @@ from v2vtool.io.lock import LOCK_NAME, DirLock
 from v2vtool.training.runlog import write_json
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise UserError(f"--device {device!r}: expected auto, cpu or cuda")
-    return torch.device(device)
 
 
 class RunDir:
