@@ -117,7 +117,9 @@ def build(root: Path) -> Path:
                        ("set_train", json.dumps(dict(man, train="id0000"))),
                        ("set_notest", json.dumps(dict(man, test=[]))),
                        ("set_escape", json.dumps(dict(man, clips=[{"path": "../clip"}]))),
-                       ("set_json", "{not json")):
+                       ("set_json", "{not json"),
+                       ("set_nosize", json.dumps({k: v for k, v in man.items()
+                                                  if k != "size"}))):
         (root / name).mkdir()
         (root / name / "manifest.json").write_text(text)
 

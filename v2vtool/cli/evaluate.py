@@ -177,6 +177,9 @@ def evaluate(
     check_number("--reference-height", reference_height, 1, 100_000, integer=True)
     check_number("--seed", seed, 0, MAX_SEED, integer=True)
     check_number("--max-frames", max_frames, 1, 10**7, integer=True)
+    check_number("--drift-frames", drift_frames, 0, 3000, integer=True)  # held in memory
+    if 0 < drift_frames < 4:
+        raise UserError(f"--drift-frames {drift_frames}: needs at least 4 frames (or 0)")
     for opt, weights in (("--fid-weights", fid_weights), ("--lpips-backbone", lpips_backbone)):
         if weights is not None and not weights.is_file():
             raise UserError(f"{weights}: {opt}: " + ("is a directory, expected the weights file"

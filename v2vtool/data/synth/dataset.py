@@ -163,9 +163,11 @@ def read_manifest(dataset_dir: str | os.PathLike) -> dict:
     check_manifest(manifest, path)
     if manifest.get("format") != FORMAT:
         raise UserError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
-    missing = [k for k in ("clips", "train", "test", "identities") if k not in manifest]
+    missing = [k for k in ("clips", "train", "test", "identities", "size") if k not in manifest]
     if missing:
         raise UserError(f"{path}: missing {', '.join(map(repr, missing))}")
+    if type(manifest["size"]) is not int or not MIN_SIZE <= manifest["size"] <= MAX_SIZE:
+        raise UserError(f"{path}: 'size' must be an integer in {MIN_SIZE}..{MAX_SIZE}")
     return manifest
 
 
