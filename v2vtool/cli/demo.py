@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from v2vtool.cli.app import app, command, console
@@ -29,7 +30,7 @@ def demo(
     with console.status("demo") as status:
         res = run_demo(out, checkpoint=checkpoint, examples_dir=examples_dir, device=device,
                        say=lambda s: status.update(s), weights=weights)
-    table = Table(title=f"v2v demo -> {out}  ({res['seconds']:.1f} s)")
+    table = Table(title=f"v2v demo -> {escape(str(out))}  ({res['seconds']:.1f} s)")
     table.add_column("case")
     table.add_column("K", justify="right")
     for m in HEADLINE:
@@ -43,6 +44,6 @@ def demo(
     console.print(table)
     skipped = {k: v for case in res["cases"].values() for k, v in case["skipped"].items()}
     for k, why in skipped.items():
-        console.print(f"[yellow]not computed[/] {k}: {why}", highlight=False, soft_wrap=True)
-    console.print(f"videos, attention maps and metrics.json are in {out}/")
+        console.print(f"[yellow]not computed[/] {k}: {escape(str(why))}", highlight=False, soft_wrap=True)
+    console.print(escape(f"videos, attention maps and metrics.json are in {out}/"))
     typer.echo(json.dumps({"out": str(out), "metrics": str(out / "metrics.json")}))

@@ -27,8 +27,9 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from v2vtool.errors import UserError
-from v2vtool.io.atomic import _tmp_name, atomic_dir
+from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.atomic import _tmp_name, atomic_dir, make_parents, remove_created
+from v2vtool.io.image import image_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,15 @@ def _load_image(path: Path, mode: str) -> np.ndarray:
                     raise UserError(f"{path}: colour image, expected a label map of class ids "
                                     "(8-bit gray or palette PNG)")
                 return arr[..., 0].copy()
-            return np.asarray(im.convert("RGB")).copy()
+            return image_to_rgb(im, str(path))
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable or corrupt image ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"{path}: image too large ({exc})") from None
+    except PermissionError:
+        raise
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: unreadable or corrupt image ({_short(exc)})") from None
 
 
 class ImageReader(VideoReader):
@@ -329,16 +334,20 @@ class VideoWriter:
         self.crf, self.preset = crf, preset
         self.count = 0
         self.size: tuple[int, int] | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp_name(self.path)
         self._container = None
         self._stream = None
         self._audio_src = None
         self._audio_packets = None
         self._pending = None
+        self._finished = False
+        self._created = make_parents(self.path)
 
     def _open(self, w: int, h: int) -> None:
-        self._container = av.open(str(self._tmp), "w", format="mp4")
+        try:
+            self._container = av.open(str(self._tmp), "w", format="mp4")
+        except OSError as exc:
+            raise UserError(os_error_message(exc, self.path)) from None
         s = self._container.add_stream("libx264", rate=self.rate)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.options = {"crf": str(self.crf), "preset": self.preset}
@@ -360,10 +369,13 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.count
         frame.time_base = 1 / self.rate
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.count += 1
-        self._mux_audio_until(self.count / self.fps)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self.count += 1
+            self._mux_audio_until(self.count / self.fps)
+        except OSError as exc:  # disk full, ... (PyAV's errors are OSErrors too)
+            raise UserError(os_error_message(exc, self.path)) from None
 
     def _open_audio(self) -> None:
         """Add the audio stream (before the header is written) and a packet source for it."""
@@ -421,8 +433,11 @@ class VideoWriter:
             self._container.mux(packet)
             self._pending = None
 
-    def close(self) -> Path:
-        """Flush, add audio if asked, and move the file into place. Returns the path."""
+    def finish(self) -> None:
+        """Flush and complete the file under its temporary name (`commit` moves it into
+        place), so several outputs can be completed first and then all renamed."""
+        if self._finished:
+            return
         if self._container is None:
             raise ValueError(f"{self.path}: no frames were written")
         try:
@@ -431,13 +446,34 @@ class VideoWriter:
             self._mux_audio_until(self.count / self.fps)
             self._container.close()
             self._container = None
-            os.replace(self._tmp, self.path)
-        finally:
+        except OSError as exc:
             self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._finished = True
+
+    def commit(self) -> Path:
+        self.finish()
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._created = []
+        self.abort()  # closes the audio source
         return self.path
 
+    def close(self) -> Path:
+        """Flush, add audio if asked, and move the file into place. Returns the path."""
+        try:
+            self.finish()
+            return self.commit()
+        except BaseException:
+            self.abort()
+            raise
+
     def abort(self) -> None:
-        """Drop the partial output (nothing appears under `path`)."""
+        """Drop the partial output (nothing appears under `path`, and parent folders this
+        writer created are removed again)."""
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.close()
@@ -448,6 +484,8 @@ class VideoWriter:
         self._audio_packets = None
         if self._tmp.exists():
             self._tmp.unlink()
+        remove_created(self._created)
+        self._created = []
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -465,11 +503,15 @@ def write_png_dir(folder: str | os.PathLike, frames: Iterable[np.ndarray],
 
     Returns the number of frames written. An existing folder is an error unless `overwrite`.
     """
+    from v2vtool.io.guard import check_replaceable, is_marked_output, write_marker
+
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise UserError(f"{folder}: output exists (use --overwrite to replace it)")
+    check_replaceable(folder, is_marked_output, "a PNG folder written by v2v")
     n = 0
     with atomic_dir(folder, overwrite=overwrite) as tmp:
+        write_marker(tmp, "v2v-frames/1", "write_png_dir")
         for frame in frames:
             Image.fromarray(np.asarray(frame, np.uint8)).save(tmp / f"{n:06d}.png",
                                                               compress_level=compress_level)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
 
+from v2vtool.config_check import MAX_K
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_KEYPOINT_FPS = 30.0  # keypoint files carry no frame rate; assumed (and recorded) if unknown
-MAX_EXAMPLES = 32  # K bound: attention memory grows with K * positions
+MAX_EXAMPLES = MAX_K  # the one K bound (config_check): attention memory grows with K
 
 
 @dataclass
@@ -54,11 +54,9 @@ def _read_image(path: Path) -> np.ndarray:
         raise UserError(f"{path}: file not found")
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected an image (or CLIPDIR:INDEX)")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable image ({exc})") from None
+    from v2vtool.io.image import read_rgb
+
+    return read_rgb(path, exif=True)
 
 
 def _parse_spec(spec: str) -> tuple[Path, list[int] | None]:
