@@ -76,7 +76,7 @@ def _train_speed(data: Path, size: int, steps: int, batch: int, threads: int) ->
     cfg = apply_overrides(preset("tiny"), [
         f"generator.height={size}", f"generator.width={size}", f"train.batch_size={batch}",
         "train.log_every=1", "train.sample_every=0", "train.val_every=0",
-        "train.checkpoint_every=0", f"train.single_frame_steps={half}",
+        f"train.checkpoint_every={steps}", f"train.single_frame_steps={half}",
         f"train.threads={threads}",
         f"train.seq_double_every={steps}", "train.seq_len_start=4"])
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,9 +26,12 @@ import torch
 from rich.console import Console
 
 from v2vtool.config import Config
+from v2vtool.config_check import BIG, check_number, validate_config
 from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
                                   generator_inputs, validation_keys)
 from v2vtool.errors import UserError
+from v2vtool.io.clipdir import check_clip_files
+from v2vtool.io.guard import check_outputs
 from v2vtool.models.build import build_generator
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
@@ -38,7 +41,7 @@ from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
 from v2vtool.device import resolve_device
-from v2vtool.training.setup import prepare_run, run_metadata, write_run_meta
+from v2vtool.training.setup import RunDir, prepare_run, run_metadata, write_run_meta
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -100,10 +103,8 @@ def _main_thread() -> bool:
 def check_budget(steps: int | None, minutes: float | None) -> None:
     """The run-length arguments of `train` (also checked by the CLI before it launches
     torchrun, so that a bad value fails once, not once per process)."""
-    if steps is not None and steps < 1:
-        raise UserError("--steps must be >= 1")
-    if minutes is not None and minutes <= 0:
-        raise UserError("--minutes must be > 0")
+    check_number("--steps", steps, 1, BIG, integer=True)
+    check_number("--minutes", minutes, 0, 10**7, lo_open=True)  # nan / inf too
 
 
 def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
@@ -124,29 +125,72 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
     threads = torch.get_num_threads()
+    rundir = RunDir(Path(out), resume, info, dev)
     try:
         return _Trainer(data_dirs, Path(out), config, steps, minutes, resume, dev, info,
-                        stop_at, progress, console).run()
+                        stop_at, progress, console, rundir).run()
+    except UserError as exc:
+        rundir.abandon()
+        raise type(exc)(_worker_message(str(exc))) from None
+    except (RuntimeError, MemoryError) as exc:
+        rundir.abandon()
+        if _out_of_memory(exc):  # a setting too large for this machine: the user's to change
+            raise UserError(f"out of memory while training ({' '.join(str(exc).split())[:120]}"
+                            "); lower train.batch_size, generator.height/width or "
+                            "train.seq_len_max") from None
+        raise
+    except Exception:
+        rundir.abandon()
+        raise
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM before the loop saved a checkpoint
+        if not isinstance(exc, TrainingInterrupted):
+            rundir.abandon()
+        raise
     finally:
+        rundir.close()
         torch.set_num_threads(threads)
         ddp.shutdown(info)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or \
+        "can't allocate memory" in text
+
+
+def _worker_message(text: str) -> str:
+    """A UserError raised in a DataLoader worker reaches us wrapped in torch's message with
+    the worker's traceback; keep the original one line."""
+    if "Original Traceback" not in text:
+        return text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        head, sep, rest = ln.partition(": ")
+        if sep and head.split(".")[-1].endswith("Error"):
+            return rest
+    return lines[-1]
+
+
 class _Trainer:
     def __init__(self, data_dirs, out: Path, config: Config, steps, minutes, resume, dev, info,
-                 stop_at, progress, console):
+                 stop_at, progress, console, rundir: RunDir):
         self.dev, self.info, self.out = dev, info, out
         self.minutes, self.stop_at, self.progress_on = minutes, stop_at, progress and info.is_main
         self.console = console
         self.data_dirs = [Path(d) for d in data_dirs]
+        self.rundir = rundir
+        if not self.data_dirs:
+            raise UserError("no --data given (clip dirs or folders of clip dirs)")
+        check_outputs([("--out", out)], [("--data", d) for d in self.data_dirs])
+        if resume:  # lock before reading the run's state: another process may be writing it
+            rundir.open()
         resumed = ckpt_io.load_training_checkpoint(out) if resume else None
         if resume and resumed is None:
             raise UserError(f"{out}: nothing to resume")
         cfg = resumed.config if resumed is not None else config
         if steps is not None:  # the one place --steps is applied (checked in `train`)
             cfg = replace(cfg, train=replace(cfg.train, steps=int(steps)))
-        if cfg.train.steps < 1:
-            raise UserError("train.steps must be >= 1")
+        cfg = validate_config(cfg)  # also a Config built in Python, not by presets / --set
         self.cfg, self.total = cfg, cfg.train.steps
         if cfg.train.threads > 0:  # restored by train() on the way out
             torch.set_num_threads(cfg.train.threads)
@@ -159,7 +203,11 @@ class _Trainer:
         check_clips(entries, self.data_dirs, cfg.generator.kind, cfg.preset,
                     schedule.max_seq_len(cfg.train, self.total))
         self.val_entries = find_clips(self.data_dirs, "test")
+        for e in entries + self.val_entries:  # every file read later, checked before writing
+            check_clip_files(e.path, keypoints=cfg.generator.kind in ("pose", "face"))
         self.dataset = FewShotDataset(entries, cfg.generator, cfg.data, augment=True)
+        if not resume:  # created, locked (one writer), checked; cleaned up if we fail early
+            rundir.open()
         prepare_run(out, cfg, resume, info)
 
         # models
@@ -178,7 +226,12 @@ class _Trainer:
         self.step, self.bad_steps = 0, 0
         self.metrics = MetricsLog(out / "metrics.jsonl", enabled=info.is_main)
         if resumed is not None:
-            self._restore(resumed)
+            try:
+                self._restore(resumed)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+                raise UserError(f"{resumed.path / 'trainer_state.json'}: not a trainer state "
+                                f"this run can continue ({type(exc).__name__}: "
+                                f"{' '.join(str(exc).split())[:120]})") from None
         else:
             seed_everything(cfg.seed * 1009 + info.rank + 1)  # per-rank stream from here on
         meta = run_metadata(self, len(entries))
@@ -239,6 +292,7 @@ class _Trainer:
                 self.out / "checkpoints", self.step, self.cfg, self.G,
                 self.ema.model if self.ema else None, self.Ds, state, tensors,
                 self.cfg.train.keep_checkpoints)
+            self.rundir.checkpointed()
         if self.info.enabled:
             torch.distributed.barrier()
         return path or (self.out / "checkpoints" / ckpt_io.step_dir_name(self.step))
