@@ -195,3 +195,27 @@ def test_face_prior_with_missing_landmarks_is_zero():
     src[30] = 0
     pr = get_kind("face").prior(tgt[None], src[None, None], H, W)  # through the kind registry
     assert pr.flow.abs().max() == 0 and pr.cues[0, 0, 2].min() == 1
+
+
+def test_background_transform_moves_the_scene_and_not_the_body():
+    tgt = _pose()
+    src, m = _similar(tgt, 0.0, 1.0, (6.0, 0.0))  # the person moved 6 px right in the source
+    shift = torch.tensor([[[1.25, 0.0, -3.0], [0.0, 1.25, 2.0]]])  # the scene: zoomed + moved
+    pr = pose_prior(tgt[None], src[None, None], H, W, stride=1, background=shift[:, None])
+    x, y = 5, 5  # far corner: the background transform
+    assert float(pr.flow[0, 0, 0, y, x]) == pytest.approx(1.25 * x - 3.0 - x, abs=1e-3)
+    assert float(pr.flow[0, 0, 1, y, x]) == pytest.approx(1.25 * y + 2.0 - y, abs=1e-3)
+    assert float(pr.flow[0, 0, 0, 50, 64]) == pytest.approx(6.0, abs=0.05)  # chest: the body
+    nobody = pose_prior(torch.zeros(1, 25, 3), src[None, None], H, W, stride=1,
+                        background=shift[:, None])
+    from v2vtool.semantics.prior import affine_flow
+    torch.testing.assert_close(nobody.flow[:, 0], affine_flow(shift, H, W), atol=1e-4, rtol=1e-4)
+
+
+def test_face_border_follows_the_background_transform():
+    tgt = _face()
+    shift = torch.tensor([[[1.0, 0.0, 4.0], [0.0, 1.0, -2.0]]])
+    pr = face_prior(tgt[None], tgt[None, None], H, W, stride=1, background=shift[:, None])
+    torch.testing.assert_close(pr.flow[0, 0, :, 0, 0], torch.tensor([4.0, -2.0]), atol=1e-3, rtol=0)
+    inside = pr.occupancy[0, 0] > 0.5
+    assert pr.flow[0, 0, :, inside].abs().max() < 1e-3  # the face itself did not move

@@ -54,6 +54,8 @@ def test_clip_driver_end_to_end(pose_ckpt, heldout_clip, synth_dataset, tmp_path
     assert side["config"]["generator"]["kind"] == "pose" and side["seed"] == 0
     assert side["held_frames"] == 0 and side["timing"]["frames_per_second"] > 0
     assert side["v2vtool_version"] and side["driver"]["fps"] == clip.fps
+    # examples and driver are frames of one camera (same size): the background stays put
+    assert side["background"] == "camera" and res.background_aligned
 
 
 def test_selection_panel_tints_each_pixel_by_its_example():
@@ -78,6 +80,21 @@ def test_side_by_side_and_size(pose_ckpt, heldout_clip, tmp_path):
     assert n == len(Clip(heldout_clip)) and size == (3 * 96, 64)
     first = read_frames(out, limit=1)[0]
     assert first[:, :96].mean() < first[:, 96:192].mean()  # a skeleton on black | the example
+
+
+def test_an_example_of_another_size_keeps_its_own_background(pose_ckpt, heldout_clip, tmp_path):
+    """An example photo of another frame size is not a frame of the driver's camera: its
+    background is shown as its own crop frames it (sidecar "background": "example")."""
+    import cv2
+
+    clip = Clip(heldout_clip)
+    big = cv2.resize(clip.frame(0), None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(tmp_path / "photo.png"), big[:, :, ::-1])
+    out = tmp_path / "o.mp4"
+    res = synthesize([tmp_path / "photo.png"], heldout_clip, out, checkpoint=pose_ckpt,
+                     device="cpu")
+    assert not res.background_aligned
+    assert json.loads(out.with_suffix(".json").read_text())["background"] == "example"
 
 
 def test_keypoint_driver_with_gaps_and_no_retarget(pose_ckpt, heldout_clip, tmp_path):

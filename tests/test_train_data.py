@@ -214,3 +214,19 @@ def test_workers_give_the_same_batches(tmp_path):
         assert a["images"].shape[1] == b["images"].shape[1]
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert [b["images"].shape[1] for b in batches[1]] == [1, 2, 3]
+
+
+def test_view_map_to_maps_the_same_source_pixel():
+    """Two crops of one camera's frame: map_to carries an output pixel of one crop to the output
+    pixel of the other that shows the same source pixel (background alignment in synthesis)."""
+    from v2vtool.data.augment import View
+
+    a = View(10, 20, 80, 80, 64, 64)
+    b = View(-5, 0, 120, 120, 64, 64)
+    src = np.array([[37.0, 55.0], [0.0, 0.0], [90.0, 100.0]])
+    def to_out(v, s):
+        return (s - [v.x0, v.y0] + 0.5) * [v.out_w / v.cw, v.out_h / v.ch] - 0.5
+    m = a.map_to(b)
+    pa, pb = to_out(a, src), to_out(b, src)
+    np.testing.assert_allclose(pa @ m[:, :2].T + m[:, 2], pb, atol=1e-4)
+    np.testing.assert_allclose(a.map_to(a), np.eye(2, 3), atol=1e-6)

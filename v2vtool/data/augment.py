@@ -75,6 +75,21 @@ class View:
             out = cv2.resize(out, (self.out_w, self.out_h), interpolation=cv2.INTER_NEAREST)
         return np.ascontiguousarray(out[:, ::-1]) if self.flip else out
 
+    def map_to(self, other: "View") -> np.ndarray:
+        """(2, 3) affine: a pixel of this view's output -> the pixel of `other`'s output that
+        shows the same source pixel (two crops of frames from one camera; no flips)."""
+        if self.flip or other.flip:
+            raise ValueError("map_to: flipped views are not supported")
+        a = np.zeros((2, 3), np.float32)
+        for axis, (x0, c, n, ox0, oc, on) in enumerate(
+                ((self.x0, self.cw, self.out_w, other.x0, other.cw, other.out_w),
+                 (self.y0, self.ch, self.out_h, other.y0, other.ch, other.out_h))):
+            # out -> source: s = (m + 0.5) c / n + x0 - 0.5; source -> other: (s - ox0 + 0.5) on / oc - 0.5
+            scale = (c / n) * (on / oc)
+            a[axis, axis] = scale
+            a[axis, 2] = (0.5 * c / n + x0 - ox0) * (on / oc) - 0.5
+        return a
+
     def keypoints(self, frame: Frame) -> Frame:
         """Keypoints in source pixels -> output pixels (with left/right swap when flipped)."""
         sx, sy = self.scale

@@ -6,7 +6,7 @@ of it. `build_generator(cfg)` (models/build.py) is the one place a generator is 
 `save_generator` / `load_generator` (models/checkpoint.py) the one place it is stored.
 
     state = g.prepare(examples (B,K,3,H,W) [-1,1], example_semantics (B,K,C,H,W) [0,1],
-                      example_keypoints (B,K,J,3)|None)
+                      example_keypoints (B,K,J,3)|None, background (B,K,2,3)|None)
     out = g.step(state, s_t (B,C,H,W), prev_images (B,P,3,H,W)|None, prev_semantics|None,
                  keypoints (B,J,3)|None, prev_keypoints (B,J,3)|None)
     seq = g(examples, example_semantics, semantics (B,T,C,H,W), ...,
@@ -117,9 +117,11 @@ class Generator(Protocol):
     """The methods every generator implements (signatures as FewShotGenerator's)."""
 
     def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor,
-                example_keypoints: torch.Tensor | None = None) -> ExampleState:
+                example_keypoints: torch.Tensor | None = None,
+                background: torch.Tensor | None = None) -> ExampleState:
         """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W),
-        example_keypoints (B, K, J, 3) -> state."""
+        example_keypoints (B, K, J, 3), background (B, K, 2, 3) target px -> example px of the
+        static scene (None: in the same place) -> state."""
         ...
 
     def step(self, state: ExampleState, semantic: torch.Tensor,

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act
-from v2vtool.semantics.prior import POSE_CUES, PriorFlow
+from v2vtool.semantics.prior import POSE_CUES, PriorFlow, affine_flow
 from v2vtool.models.warp import warp
 
 # fixed logits that start the selection at the prior (added to the learned scores)
@@ -67,8 +67,10 @@ class ExampleSources:
     """What ``ExampleWarp.prepare`` caches per video."""
 
     stack: torch.Tensor  # (B, K, 3 + C + 1, H, W): e_k, s_ek, m_ek (its person mask, {0, 1})
-    plate: torch.Tensor  # (B, 3, H, W): e_1 with its person filled in (the background)
+    plate: torch.Tensor  # (B, 3, H, W): e_1 with its person filled in (the background), moved
+    # to where the target frame sees the static scene when `background` is given
     keypoints: torch.Tensor  # (B, K, J, 3) example keypoints in model pixels
+    background: torch.Tensor | None = None  # (B, K, 2, 3) target px -> example px, static scene
 
 
 @dataclass
@@ -111,14 +113,20 @@ class ExampleWarp(nn.Module):
 
     @staticmethod
     def prepare(examples: torch.Tensor, semantics: torch.Tensor, keypoints: torch.Tensor,
-                occupancy: torch.Tensor) -> ExampleSources:
+                occupancy: torch.Tensor, background: torch.Tensor | None = None
+                ) -> ExampleSources:
         """examples (B, K, 3, H, W), semantics (B, K, C, H, W), keypoints (B, K, J, 3),
-        occupancy (B, K, 1, H, W) each example's own soft body mask."""
+        occupancy (B, K, 1, H, W) each example's own soft body mask; background (B, K, 2, 3)
+        where each example shows the target's static scene (target px -> example px; None: in
+        the same place, as in training, where examples and targets share one crop)."""
         b, k, _, h, w = examples.shape
         person = dilate((occupancy.flatten(0, 1) > 0.05).to(examples.dtype),
                         max(1, round(0.03 * h))).unflatten(0, (b, k))
         plate = fill_holes(examples[:, 0], 1 - person[:, 0])
-        return ExampleSources(torch.cat([examples, semantics, person], 2), plate, keypoints)
+        if background is not None:
+            plate = warp(plate, affine_flow(background[:, 0], h, w))
+        return ExampleSources(torch.cat([examples, semantics, person], 2), plate, keypoints,
+                              background)
 
     def forward(self, sources: ExampleSources, semantic: torch.Tensor, prior: PriorFlow
                 ) -> ExampleWarpOutput:

@@ -164,10 +164,13 @@ class FewShotGenerator(nn.Module):
         return Appearance(weights, style)
 
     def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor,
-                example_keypoints: torch.Tensor | None = None) -> ExampleState:
+                example_keypoints: torch.Tensor | None = None,
+                background: torch.Tensor | None = None) -> ExampleState:
         """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W),
-        example_keypoints (B, K, J, 3) in model pixels (needed with flow_prior=keypoints)
-        -> state."""
+        example_keypoints (B, K, J, 3) in model pixels (needed with flow_prior=keypoints);
+        background (B, K, 2, 3): where each example shows the target frames' static scene
+        (target px -> example px), when examples and driver share a camera; None: in the same
+        place (training: one crop for the whole sample) -> state."""
         self._check("examples", examples, 5, 3)
         self._check("example_semantics", example_semantics, 5, self.cfg.semantic_nc)
         b, k = examples.shape[:2]
@@ -187,7 +190,7 @@ class FewShotGenerator(nn.Module):
             occ = get_kind(self.cfg.kind).prior(flat, flat[:, None], self.cfg.height,
                                                 self.cfg.width).occupancy.unflatten(0, (b, k))
             sources = self.example_warp.prepare(examples, example_semantics, kp,
-                                                occ.to(examples.dtype))
+                                                occ.to(examples.dtype), background)
         return ExampleState(examples, example_semantics, feats, keys, appearance,
                             small.unflatten(0, (b, k)), sources)
 
@@ -289,13 +292,19 @@ class FewShotGenerator(nn.Module):
             return None
         b = state.examples.shape[0]
         target = self._keypoints("keypoints", keypoints, (b,))
-        sources = [state.sources.keypoints] if state.sources is not None else []
-        if prev_keypoints is not None:
+        sources, background = [], []
+        eye = torch.eye(2, 3, device=target.device).expand(b, 1, 2, 3)
+        if state.sources is not None:
+            sources.append(state.sources.keypoints)
+            bg = state.sources.background
+            background.append(bg if bg is not None else eye.expand(b, state.k, 2, 3))
+        if prev_keypoints is not None:  # consecutive frames of one video: the scene stays put
             sources.append(self._keypoints("prev_keypoints", prev_keypoints, (b,))[:, None])
+            background.append(eye)
         if not sources:
             return None
         return get_kind(self.cfg.kind).prior(target, torch.cat(sources, 1), self.cfg.height,
-                                             self.cfg.width)
+                                             self.cfg.width, background=torch.cat(background, 1))
 
     def _pad_prev(self, images: torch.Tensor, semantics: torch.Tensor):
         p = self.cfg.n_prev_frames

@@ -39,7 +39,7 @@ class SemanticKind:
     body: bool = False  # BODY_25 body keypoints: person-centred crop, face boxes from the head
     subject: str = ""  # what its detector finds, for messages ("person", "face")
     # the keypoint prior flow (semantics/prior.py): frame -> (J, 3) points it reads, and
-    # (target (B, J, 3), sources (B, K, J, 3), height, width) -> PriorFlow
+    # (target (B, J, 3), sources (B, K, J, 3), height, width, stride, background) -> PriorFlow
     prior_points: Callable[[Any], Any] | None = None
     prior: Callable[..., Any] | None = None
     prior_joints: int = 0  # J
@@ -128,16 +128,16 @@ def _face_points(frame):
     return face_prior_keypoints(frame)
 
 
-def _pose_prior(target, sources, height, width, stride=2):
+def _pose_prior(target, sources, height, width, stride=2, background=None):
     from v2vtool.semantics.prior import pose_prior
 
-    return pose_prior(target, sources, height, width, stride)
+    return pose_prior(target, sources, height, width, stride, background)
 
 
-def _face_prior(target, sources, height, width, stride=2):
+def _face_prior(target, sources, height, width, stride=2, background=None):
     from v2vtool.semantics.prior import face_prior
 
-    return face_prior(target, sources, height, width, stride)
+    return face_prior(target, sources, height, width, stride, background)
 
 
 def _body_found(frame) -> bool:

@@ -212,10 +212,12 @@ class PriorFlow:
 
 @torch.no_grad()
 def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: int,
-               stride: int = 2) -> PriorFlow:
+               stride: int = 2, background: torch.Tensor | None = None) -> PriorFlow:
     """target (B, 25, 3), sources (B, K, 25, 3) BODY_25 in px -> `PriorFlow` at (H, W).
 
-    Nobody in the target: zero flow, zero occupancy.
+    background (B, K, 2, 3): where the static scene of the target frame is in each source
+    (target px -> source px; None: in the same place, a zero flow), the background class's
+    transform. Nobody in the target: the background flow everywhere, zero occupancy.
     """
     target, sources = target.float(), sources.float()
     w = part_weights(target, height, width, stride)  # (B, P+1, h, w)
@@ -223,20 +225,32 @@ def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
     b, k, p = valid.shape
     h, wd = w.shape[-2:]
     pts = _grid(height, width, stride, target.device)  # (N, 2)
-    # flow(p) = sum_parts w_part(p) (A_part [p; 1] - p) = G(p) [p; 1] with G(p) = sum w (A - [I 0]):
-    # one (6K x P) @ (P x N) matmul per item instead of a displacement per part and pixel
-    rel = mat - torch.eye(2, 3, device=mat.device)  # (B, K, P, 2, 3)
-    parts = w[:, :p].flatten(2)  # (B, P, N)
-    g = torch.bmm(rel.permute(0, 1, 3, 4, 2).reshape(b, k * 6, p), parts).reshape(b, k, 2, 3, -1)
+    eye = torch.eye(2, 3, device=mat.device)
+    bg = eye.expand(b, k, 1, 2, 3) if background is None else background.float()[:, :, None]
+    # flow(p) = sum_parts w_part(p) (A_part [p; 1] - p) = G(p) [p; 1] with G(p) = sum w (A - [I 0])
+    # over the parts and the background: one (6K x P+1) @ (P+1 x N) matmul per item instead of a
+    # displacement per part and pixel
+    rel = torch.cat([mat, bg], 2) - eye  # (B, K, P + 1, 2, 3)
+    parts = w.flatten(2)  # (B, P + 1, N)
+    g = torch.bmm(rel.permute(0, 1, 3, 4, 2).reshape(b, k * 6, p + 1), parts
+                  ).reshape(b, k, 2, 3, -1)
     flow = (g[:, :, :, 0] * pts[:, 0] + g[:, :, :, 1] * pts[:, 1] + g[:, :, :, 2])
     flow = flow.reshape(b * k, 2, h, wd)
     cue = torch.stack([refl.float(), res.clamp(max=1.0), (~valid).float()], -1)  # (B, K, P, 3)
-    cues = torch.bmm(cue.permute(0, 1, 3, 2).reshape(b, k * POSE_CUES, p), parts)
+    cues = torch.bmm(cue.permute(0, 1, 3, 2).reshape(b, k * POSE_CUES, p), parts[:, :p])
     cues = cues.reshape(b * k, POSE_CUES, h, wd)
     occ = 1 - w[:, p:]
     return PriorFlow(_upsample(flow, height, width, stride).reshape(b, k, 2, height, width),
                      _upsample(occ, height, width, stride),
                      _upsample(cues, height, width, stride).reshape(b, k, POSE_CUES, height, width))
+
+
+def affine_flow(transform: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B, 2, 3) target px -> source px affine maps as backward flows (B, 2, H, W)."""
+    pts = _grid(height, width, 1, transform.device)  # (N, 2)
+    homog = torch.cat([pts, torch.ones_like(pts[:, :1])], -1)  # (N, 3)
+    flow = homog @ transform.float().transpose(1, 2) - pts  # (B, N, 2)
+    return flow.transpose(1, 2).reshape(-1, 2, height, width)
 
 
 @torch.no_grad()
@@ -279,27 +293,36 @@ def _border_unit() -> np.ndarray:
                     np.float64)
 
 
-def _with_border(kp: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def _with_border(kp: torch.Tensor, height: int, width: int,
+                 background: torch.Tensor | None = None) -> torch.Tensor:
+    """(..., >=68, 3) -> (..., 76, 2): the landmarks + the 8 frame-border points (moved by the
+    background transform (..., 2, 3) when given: where the target's frame border is in a source)."""
     border = torch.tensor(_border_unit(), dtype=kp.dtype, device=kp.device)
     border = border * torch.tensor([width - 1, height - 1], dtype=kp.dtype, device=kp.device)
-    return torch.cat([kp[..., :FACE_POINTS, :2], border.expand(*kp.shape[:-2], 8, 2)], -2)
+    border = border.expand(*kp.shape[:-2], 8, 2)
+    if background is not None:
+        bg = background.to(kp.dtype)
+        border = border @ bg[..., :2].transpose(-1, -2) + bg[..., None, :, 2]
+    return torch.cat([kp[..., :FACE_POINTS, :2], border], -2)
 
 
 @torch.no_grad()
 def face_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: int,
-               stride: int = 2) -> PriorFlow:
+               stride: int = 2, background: torch.Tensor | None = None) -> PriorFlow:
     """target (B, >=68, 3), sources (B, K, >=68, 3) iBUG landmarks in px -> `PriorFlow`.
 
     Piecewise affine: a target pixel inside triangle t with barycentric coordinates (l0, l1, l2)
     samples the source at l0 v0' + l1 v1' + l2 v2'. Where triangles fold over, the first one
-    containing the pixel wins. cues: only the "missing" channel is used (landmarks absent).
+    containing the pixel wins. The frame border maps to itself, or through `background`
+    (B, K, 2, 3) (see `pose_prior`). cues: only the "missing" channel is used (landmarks absent).
+    Missing landmarks: a zero flow.
     """
     target, sources = target.float(), sources.float()
     b, k = sources.shape[:2]
     dev = target.device
     tris = torch.as_tensor(face_triangles(), device=dev)  # (T, 3)
     tv = _with_border(target, height, width)[:, tris]  # (B, T, 3, 2)
-    sv = _with_border(sources, height, width)[:, :, tris]  # (B, K, T, 3, 2)
+    sv = _with_border(sources, height, width, background)[:, :, tris]  # (B, K, T, 3, 2)
     pts = _grid(height, width, stride, dev)  # (N, 2)
     # barycentric coordinates of every pixel in every target triangle: (B, T, N, 3)
     v0, v1, v2 = tv[:, :, 0], tv[:, :, 1], tv[:, :, 2]

@@ -58,6 +58,7 @@ class SynthesisResult:
     checkpoint: Path
     checkpoint_sha256: str
     retargeted: bool
+    background_aligned: bool  # examples taken as frames of the driver's camera (same size)
     attention_maps: Path | None = None
     frames_dir: Path | None = None
     finetune: dict | None = None
@@ -213,7 +214,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             k=synth.k, held_frames=held, seconds=seconds, throughput_fps=n / max(seconds, 1e-9),
             generator_fps=n / max(gen_seconds, 1e-9), setup_seconds=setup,
             checkpoint=loaded.path, checkpoint_sha256=loaded.sha256,
-            retargeted=bool(synth.retargeted), attention_maps=attention_maps,
+            retargeted=bool(synth.retargeted), background_aligned=synth.background_aligned,
+            attention_maps=attention_maps,
             frames_dir=frames_dir,
             finetune=synth.finetune_report.to_dict() if synth.finetune_report else None)
         sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
@@ -250,6 +252,10 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    "fps_assumed": src.fps_assumed, "size": list(src.size),
                    "audio_copied": src.audio_from is not None},
         "retarget": {"requested": retarget, "applied": result.retargeted},
+        # "camera": examples have the driver's frame size and are taken as frames of the same
+        # static camera, so the background stays where that camera sees it; "example": the
+        # background as each example's person-centred crop shows it
+        "background": "camera" if result.background_aligned else "example",
         "finetune": result.finetune,
         "output": {"path": str(result.out), "frames": result.frames, "fps": result.fps,
                    "size": list(result.size), "side_by_side": side_by_side,

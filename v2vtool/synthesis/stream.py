@@ -73,6 +73,8 @@ class PreparedExamples:
     image_tensor: torch.Tensor  # (1, K, 3, H, W) in [-1, 1]
     semantic_tensor: torch.Tensor  # (1, K, C, H, W) in [0, 1]
     keypoint_tensor: torch.Tensor | None = None  # (1, K, J, 3) model px (keypoint kinds)
+    views: list[View] | None = None  # K crops: each example's source frame -> model frame
+    source_sizes: list[tuple[int, int]] | None = None  # K (w, h) of the example images
 
 
 def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
@@ -85,7 +87,7 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
     size = cfg.size
     spec = get_kind(cfg.kind)
     data = data or DataConfig()
-    out_img, out_sem, out_kp = [], [], []
+    out_img, out_sem, out_kp, views = [], [], [], []
     for k, (img, sem) in enumerate(zip(images, semantics)):
         if spec.keypoints:
             if not spec.has_detection(sem):
@@ -99,12 +101,13 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
             fit = make_fit(cfg.kind, data, _size_of(img), size, None)
             out_sem.append(fit.label(sem))
         out_img.append(fit.image(img))
+        views.append(fit)
     img_t = torch.stack([to_tensor_image(i) for i in out_img]).unsqueeze(0)
     sem_t = torch.stack([spec.to_tensor(s, cfg.n_classes) for s in out_sem])
     kp_t = (torch.stack([torch.from_numpy(spec.prior_keypoints(f)) for f in out_kp])[None]
             if out_kp and cfg.keypoint_prior else None)
     return PreparedExamples(out_img, out_sem, out_kp if out_kp else None, img_t,
-                            sem_t.unsqueeze(0), kp_t)
+                            sem_t.unsqueeze(0), kp_t, views, [_size_of(i) for i in images])
 
 
 @dataclass
@@ -166,6 +169,7 @@ class Synthesizer:
                                          example_names, self.data)
         self.finetune_report = None
         self.retargeted = False  # set by run(): whether a retargeting map was applied
+        self.background_aligned = False  # set by run(): examples share the driver's camera
         if finetune > 0:
             from v2vtool.synthesis.finetune import finetune_on_examples
 
@@ -187,6 +191,25 @@ class Synthesizer:
 
     def _to_device(self, x: torch.Tensor | None) -> torch.Tensor | None:
         return None if x is None else x.to(self.device)
+
+    def _state_for(self, fit: View, driver_size: tuple[int, int]):
+        """The examples' state for one driver. With a keypoint prior, examples whose images have
+        the driver's frame size are taken as frames of the same static camera: the background
+        stays where that camera sees it (each example's crop mapped onto the driver's crop,
+        `View.map_to`) rather than moving with each example's person-centred crop. Sets
+        `background_aligned`."""
+        ex = self.examples
+        self.background_aligned = bool(
+            self.cfg.keypoint_prior and ex.views is not None
+            and all(tuple(s) == tuple(driver_size) for s in ex.source_sizes))
+        if not self.background_aligned:
+            return self.state
+        bg = torch.from_numpy(np.stack([fit.map_to(v) for v in ex.views]))[None]
+        with torch.inference_mode():
+            return self.generator.prepare(ex.image_tensor.to(self.device),
+                                          ex.semantic_tensor.to(self.device),
+                                          self._to_device(ex.keypoint_tensor),
+                                          bg.to(self.device))
 
     def render(self, frame, fit: View, retarget) -> tuple[np.ndarray, torch.Tensor | None]:
         """Driver frame (source pixels) -> (semantic map at the model's resolution, its keypoints
@@ -214,10 +237,9 @@ class Synthesizer:
         if not head:
             raise UserError("driver: no frames")
         good = [f for f, held in head if not held]
-        if spec.keypoints:
-            fit = make_fit(cfg.kind, self.data, driver_size or size, size, good)
-        else:
-            fit = make_fit(cfg.kind, self.data, driver_size or _size_of(head[0][0]), size, None)
+        src_size = driver_size or (size if spec.keypoints else _size_of(head[0][0]))
+        fit = make_fit(cfg.kind, self.data, src_size, size, good if spec.keypoints else None)
+        state = self._state_for(fit, src_size)
         mapper = None
         if retarget and spec.keypoints:
             mapper = spec.fit_retarget(self.examples.keypoints, [fit.keypoints(f) for f in good])
@@ -237,7 +259,7 @@ class Synthesizer:
                 kp = self._to_device(kp)
                 pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
                     prev_sem, cfg.n_prev_frames)
-                out = self.generator.step(self.state, sem, pi, ps, kp, prev_kp)
+                out = self.generator.step(state, sem, pi, ps, kp, prev_kp)
                 prev_img.append(out.image)
                 prev_sem.append(sem)
                 prev_kp = kp
