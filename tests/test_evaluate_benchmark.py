@@ -73,8 +73,10 @@ def test_prior_warp_is_the_untrained_generator_with_its_masks_shut(synth_dataset
     ours = [f.image for f in synth.run(drv, driver_size=clip.size, retarget=False)]
     fit = make_fit("pose", cfg.data, clip.size, cfg.generator.size, drv)
     poses = [main_person(fit.keypoints(f)).pose for f in drv]
+    assert synth.background is not None  # frames of one clip: one camera
     base = prior_warp_frames(synth.examples.images,
-                             [main_person(f).pose for f in synth.examples.keypoints], poses)
+                             [main_person(f).pose for f in synth.examples.keypoints], poses,
+                             background=synth.background)
     for a, b in zip(ours, base):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 

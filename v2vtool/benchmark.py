@@ -16,7 +16,10 @@ For every held-out (test) identity, deterministically given the seed:
 Rows: the model per K, and the baselines per K (`BASELINES`): "copy" (the example nearest in
 pose, unchanged), "limb-warp" (per-limb similarity warp of that example, `metrics/limb_warp.py`)
 and "prior-warp" (the generator's keypoint prior alone, no learning: all K examples warped and
-chosen per pixel, `metrics/prior_warp.py`); plus the
+chosen per pixel, `metrics/prior_warp.py`). Examples and driver are frames of one camera here,
+so the synthesizer keeps the static background where that camera sees it (`Synthesizer.
+background`); the two warp baselines get the same background alignment, so the rows compare how
+each renders the person (copy stays the example, unchanged). Plus the
 "truth" row: the truth frames themselves scored the same way (pose error = the estimator's
 floor, warp error = the truth video's own).
 
@@ -244,11 +247,14 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
             masks.append(efit.label(m) if m is not None else np.full(size[::-1], 255, np.uint8))
         near = [_nearest(ex_pose, d) for d in seq.driving]
         copy = [ex_img[j] for j in near]
-        warp = [limb_warp(ex_img[j], ex_pose[j], masks[j], d)
+        bg = synth.background  # the model's static-scene alignment, shared by the warps
+        warp = [limb_warp(ex_img[j], ex_pose[j], masks[j], d,
+                          scene=None if bg is None else bg[j])
                 for j, d in zip(near, seq.driving)]
         out[("copy", k)] = scorer(copy, seq, rows)
         out[("limb-warp", k)] = scorer(warp, seq, rows)
-        out[("prior-warp", k)] = scorer(prior_warp_frames(ex_img, ex_pose, seq.driving), seq, rows)
+        out[("prior-warp", k)] = scorer(prior_warp_frames(ex_img, ex_pose, seq.driving,
+                                                          background=bg), seq, rows)
     return out
 
 

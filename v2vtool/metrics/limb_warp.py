@@ -63,11 +63,17 @@ def background(image: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
 
 
 def limb_warp(example: np.ndarray, example_pose: np.ndarray, person_mask: np.ndarray,
-              driving_pose: np.ndarray) -> np.ndarray:
+              driving_pose: np.ndarray, scene: np.ndarray | None = None) -> np.ndarray:
     """example (H, W, 3) uint8, its pose and person mask (H, W) 0/255 -> the example re-posed to
-    driving_pose (H, W, 3) uint8. Parts whose joints are missing on either side are dropped."""
+    driving_pose (H, W, 3) uint8. Parts whose joints are missing on either side are dropped.
+    scene: (2, 3) output px -> example px of the static background (examples and driver from
+    one camera: the background is moved there, as the synthesizer does); None: kept in place."""
     h, w = example.shape[:2]
     out = background(example, person_mask)
+    if scene is not None:
+        out = cv2.warpAffine(out, np.asarray(scene, np.float32), (w, h),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
     radius = max(1, int(round(0.07 * max(body_height(example_pose), 8.0))))
     pm = (person_mask > 127).astype(np.uint8)
     for _, fit_joints, segs in PARTS:

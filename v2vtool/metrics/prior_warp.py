@@ -23,18 +23,22 @@ def _uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def prior_warp_frames(examples: list[np.ndarray], example_keypoints: list[np.ndarray],
-                      driving: list[np.ndarray], kind: str = "pose") -> list[np.ndarray]:
+                      driving: list[np.ndarray], kind: str = "pose",
+                      background: np.ndarray | None = None) -> list[np.ndarray]:
     """examples: K x (H, W, 3) uint8; example_keypoints / driving: (J, 3) arrays in their frame's
-    pixels (the kind's prior layout) -> one (H, W, 3) uint8 frame per driving pose."""
+    pixels (the kind's prior layout); background: (K, 2, 3) output px -> example px of the
+    static scene (the synthesizer's `background`), or None -> one (H, W, 3) uint8 frame per
+    driving pose."""
     spec = get_kind(kind)
     h, w = examples[0].shape[:2]
     images = torch.stack([to_tensor_image(e) for e in examples])[None]  # (1, K, 3, H, W)
     kp = torch.from_numpy(np.stack(example_keypoints).astype(np.float32))[None]  # (1, K, J, 3)
     flat = kp.flatten(0, 1)
     occ = spec.prior(flat, flat[:, None], h, w).occupancy[None]  # (1, K, 1, H, W)
-    sources = ExampleWarp.prepare(images, torch.zeros(1, len(examples), 0, h, w), kp, occ)
+    bg = None if background is None else torch.from_numpy(np.asarray(background, np.float32))[None]
+    sources = ExampleWarp.prepare(images, torch.zeros(1, len(examples), 0, h, w), kp, occ, bg)
     out = []
     for pose in driving:
         target = torch.from_numpy(np.asarray(pose, np.float32))[None]
-        out.append(_uint8(prior_warp(sources, spec.prior(target, kp, h, w))[0]))
+        out.append(_uint8(prior_warp(sources, spec.prior(target, kp, h, w, background=bg))[0]))
     return out

@@ -170,6 +170,7 @@ class Synthesizer:
         self.finetune_report = None
         self.retargeted = False  # set by run(): whether a retargeting map was applied
         self.background_aligned = False  # set by run(): examples share the driver's camera
+        self.background = None  # set by run(): (K, 2, 3) output px -> example px, or None
         if finetune > 0:
             from v2vtool.synthesis.finetune import finetune_on_examples
 
@@ -197,14 +198,16 @@ class Synthesizer:
         the driver's frame size are taken as frames of the same static camera: the background
         stays where that camera sees it (each example's crop mapped onto the driver's crop,
         `View.map_to`) rather than moving with each example's person-centred crop. Sets
-        `background_aligned`."""
+        `background` ((K, 2, 3) output px -> example px, or None) and `background_aligned`."""
         ex = self.examples
         self.background_aligned = bool(
             self.cfg.keypoint_prior and ex.views is not None
             and all(tuple(s) == tuple(driver_size) for s in ex.source_sizes))
+        self.background = (np.stack([fit.map_to(v) for v in ex.views])
+                           if self.background_aligned else None)
         if not self.background_aligned:
             return self.state
-        bg = torch.from_numpy(np.stack([fit.map_to(v) for v in ex.views]))[None]
+        bg = torch.from_numpy(self.background)[None]
         with torch.inference_mode():
             return self.generator.prepare(ex.image_tensor.to(self.device),
                                           ex.semantic_tensor.to(self.device),
