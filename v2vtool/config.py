@@ -101,6 +101,8 @@ class DataConfig:
     flip: bool = True
     color_jitter: float = 0.1
     example_window: int = 60  # examples come from the first N frames of a clip (reference 14-60)
+    # DataLoader processes per training process (decode, render, DIS flow run there; 0 = in
+    # the training process). Capped at run time by the CPUs each local process can have.
     workers: int = 0
 
 
@@ -180,6 +182,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                           flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
                           flow_max_channels=256),
         "discriminator": dict(ndf=64, n_layers=3, n_scales=2, face=True),
+        "data": dict(workers=8),
         "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
                       single_frame_steps=50000, seq_double_every=20000),
     },
@@ -190,7 +193,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                           flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
                           flow_max_channels=256),
         "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
-        "data": dict(crop=False, example_window=300),
+        "data": dict(crop=False, example_window=300, workers=8),
         "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
                       single_frame_steps=50000, seq_double_every=20000),
     },
@@ -201,7 +204,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                           flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
                           flow_max_channels=256),
         "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
-        "data": dict(crop=False, flip=True, example_window=300),
+        "data": dict(crop=False, flip=True, example_window=300, workers=8),
         "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
                       single_frame_steps=50000, seq_double_every=20000),
     },

@@ -46,14 +46,18 @@ def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+    error = None
     if info.is_main:
         if not resume:
             (out / "metrics.jsonl").unlink(missing_ok=True)  # a run that never checkpointed
         try:
             write_json(out / "config.json", cfg.to_dict())
         except OSError as exc:
-            raise UserError(f"{out / 'config.json'}: could not write ({exc.strerror or exc})") \
-                from None
+            error = UserError(f"{out / 'config.json'}: could not write ({exc.strerror or exc})")
+    from v2vtool.training.distributed import any_rank
+
+    if any_rank(error is not None, info):  # the other ranks must not wait for rank 0
+        raise error or UserError(f"{out}: rank 0 could not write config.json; stopping")
 
 
 RUN_FILES = {"config.json", "run.json", "metrics.jsonl", "samples", "checkpoints"}
