@@ -210,6 +210,8 @@ class FewShotGenerator(nn.Module):
         """Aggregated f (B, C_A, h, w) -> generated weights (E_P) or style vector."""
         q = self.encoder.appearance(feature)
         weights = self.weightgen(q[:len(self.adaptive_blocks)]) if self.weightgen else None
+        if weights is not None:  # fused SPADE heads built once per set of weights (spade.py)
+            weights = [blk.fuse_heads(w) for blk, w in zip(self.adaptive_blocks, weights)]
         style = self.style_head(q[-1]) if self.style_head is not None else None
         return Appearance(weights, style)
 

@@ -57,6 +57,7 @@ class SynthesisResult:
     attention_maps: Path | None = None
     frames_dir: Path | None = None
     finetune: dict | None = None
+    fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -90,13 +91,16 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                attention_maps: str | os.PathLike | None = None, retarget: bool = True,
                finetune: int = 0, frames_dir: str | os.PathLike | None = None, seed: int = 0,
                device: str = "auto", progress: Progress | None = None,
-               driver_fps: float | None = None) -> SynthesisResult:
+               driver_fps: float | None = None, amp: str = "auto",
+               compile: bool = False) -> SynthesisResult:
     """Generate a video of the examples' target following the driver (module docstring).
 
     examples: image files or CLIPDIR:IDX[,IDX...] specs (see `sources`); driver: a video, a
     frame folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder; size: output
     (w, h) (frames are resized from the model's resolution; default: the model's);
     driver_fps: frame rate for keypoint drivers without one (default 30, recorded as assumed).
+    amp: "auto" (bf16 where the CPU / GPU computes bf16 natively), "bf16" or "none" (fp32);
+    compile: ``torch.compile`` the generator step (the first call's cost is in the sidecar).
     """
     from v2vtool.training.checkpoint import load_generator
 
@@ -121,7 +125,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
                         [e.keypoints if e.keypoints is not None else e.semantic for e in exs],
-                        [e.name for e in exs], finetune=finetune, seed=seed)
+                        [e.name for e in exs], finetune=finetune, seed=seed, amp=amp,
+                        compile=compile)
     setup = time.perf_counter() - t_start
     model_size = (cfg.width, cfg.height)
     out_size = tuple(size) if size is not None else model_size
@@ -168,7 +173,9 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
         generator_fps=n / max(gen_seconds, 1e-9), setup_seconds=setup, checkpoint=loaded.path,
         checkpoint_sha256=loaded.sha256, retargeted=bool(synth.retargeted),
         attention_maps=attention_maps, frames_dir=frames_dir,
-        finetune=synth.finetune_report.to_dict() if synth.finetune_report else None)
+        finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
+        fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
+            synth.compiled.first_call_seconds if synth.compiled is not None else None)))
     if src.frame_count is not None and n != src.frame_count:
         log.warning("driver %s: header said %d frames, %d were generated", src.path,
                     src.frame_count, n)
@@ -203,6 +210,7 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    else None, "frames_dir": str(result.frames_dir) if result.frames_dir
                    else None},
         "held_frames": result.held_frames,
+        "fast_path": result.fast_path,
         "timing": {"frames_per_second": result.throughput_fps,
                    "generator_frames_per_second": result.generator_fps,
                    "loop_seconds": result.seconds, "setup_seconds": result.setup_seconds},
