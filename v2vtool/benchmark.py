@@ -140,8 +140,11 @@ def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: l
 def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.PathLike,
                        ks: list[int], seed: int = 0, max_frames: int | None = None,
                        keynet_dir: str | os.PathLike | None = None, baselines: bool = True,
-                       progress: Callable[[str], None] | None = None) -> dict:
-    """Run the protocol (module docstring) with an in-memory generator; returns the result dict."""
+                       progress: Callable[[str], None] | None = None, amp: str = "auto",
+                       compile: bool = False) -> dict:
+    """Run the protocol (module docstring) with an in-memory generator; returns the result dict.
+    amp / compile: the synthesis fast path (`v2vtool.models.fastpath`; "auto" = as `v2v
+    synthesize` runs by default)."""
     from v2vtool.data.synth import render_identity
     from v2vtool.synthesis.stream import REFERENCE_FRAMES, Synthesizer, make_fit
     from v2vtool.metrics.limb_warp import limb_warp
@@ -169,6 +172,7 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
     per_item = []
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
+    fast = None
     for it in items:
         ex_clip, drv_clip = Clip(dataset / it["example_clip"]), Clip(dataset / it["driver_clip"])
         if ex_clip.size[0] != ex_clip.size[1]:
@@ -187,7 +191,9 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
             images = [ex_clip.frame(i) for i in idx]
             kps = [ex_clip.keypoints[i] for i in idx]
             torch.manual_seed(seed)
-            synth = Synthesizer(generator, config, images, kps, seed=seed)
+            synth = Synthesizer(generator, config, images, kps, seed=seed, amp=amp,
+                                compile=compile)
+            fast = synth.fast.describe()
             gen = [f.image for f in synth.run(drv_frames, driver_size=src, retarget=False)]
             rows[("model", k)] = score_sequence(gen, truth, driving, estimator, lp)
             if baselines:
@@ -211,7 +217,7 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
             "size": list(size), "pose_reference_height": REFERENCE_HEIGHT,
             "pose_estimator": None if estimator is None else "keynet",
             "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped,
-            "seconds": round(time.perf_counter() - t0, 2)}
+            "fast_path": fast, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def aggregate(per_item: list[dict]) -> list[dict]:
@@ -234,7 +240,8 @@ def aggregate(per_item: list[dict]) -> list[dict]:
 
 def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks: list[int],
                   seed: int = 0, max_frames: int | None = None, fid_weights=None,
-                  device: str = "cpu", console=None, keynet_dir=None) -> dict:
+                  device: str = "cpu", console=None, keynet_dir=None, amp: str = "auto",
+                  compile: bool = False) -> dict:
     """Load a checkpoint and run the protocol (the library function behind the CLI)."""
     from v2vtool.metrics.evaluate import versions
     from v2vtool.training.checkpoint import load_generator
@@ -248,7 +255,7 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
         status.start()
     try:
         res = evaluate_generator(loaded.generator, loaded.config, dataset, ks, seed, max_frames,
-                                 keynet_dir=keynet_dir,
+                                 keynet_dir=keynet_dir, amp=amp, compile=compile,
                                  progress=(lambda s: status.update(f"benchmark: {s}"))
                                  if status is not None else None)
     finally:

@@ -121,7 +121,8 @@ class TrainConfig:
     seq_double_every: int = 500  # steps between doublings of the sequence length
     decay_start: float = 0.8  # linear LR decay over the last (1 - decay_start) of training
     ema: float = 0.999  # 0 disables the EMA generator
-    amp: str = "none"  # none | bf16
+    amp: str = "none"  # none | bf16 | auto (bf16 where the CPU / GPU does bf16 natively)
+    compile: bool = False  # torch.compile the generator step (first step pays the compile)
     log_every: int = 10
     sample_every: int = 250
     val_every: int = 250

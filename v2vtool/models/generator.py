@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils import parametrize
 
 from v2vtool.config import GeneratorConfig
 from v2vtool.errors import UserError
@@ -338,14 +339,17 @@ class FewShotGenerator(nn.Module):
         frame becomes the next step's previous frame, detached."""
         if semantics.dim() != 5:
             raise ValueError(f"semantics: expected (B, T, C, H, W), got {tuple(semantics.shape)}")
-        state = self.prepare(examples, example_semantics)
         p = self.cfg.n_prev_frames
         steps = []
-        for t in range(semantics.shape[1]):
-            out = self.step(state, semantics[:, t], prev_images, prev_semantics)
-            steps.append(out)
-            new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
-            prev_images = new_img if prev_images is None else torch.cat([prev_images, new_img], 1)[:, -p:]
-            prev_semantics = (new_sem if prev_semantics is None
-                              else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
+        # spectral-normalised weights once per sequence, not once per frame (differentiable)
+        with parametrize.cached():
+            state = self.prepare(examples, example_semantics)
+            for t in range(semantics.shape[1]):
+                out = self.step(state, semantics[:, t], prev_images, prev_semantics)
+                steps.append(out)
+                new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
+                prev_images = (new_img if prev_images is None
+                               else torch.cat([prev_images, new_img], 1)[:, -p:])
+                prev_semantics = (new_sem if prev_semantics is None
+                                  else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
         return SequenceOutput.stack(steps)

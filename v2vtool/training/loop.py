@@ -148,9 +148,12 @@ class _Trainer:
         self.cfg, self.total = cfg, cfg.train.steps
         if cfg.train.threads > 0:  # restored by train() on the way out
             torch.set_num_threads(cfg.train.threads)
-        self.amp = cfg.train.amp
-        if self.amp not in ("none", "bf16"):
-            raise UserError(f"train.amp={self.amp!r} must be none or bf16")
+        if cfg.train.amp not in ("none", "bf16", "auto"):
+            raise UserError(f"train.amp={cfg.train.amp!r} must be none, bf16 or auto")
+        from v2vtool.models.fastpath import resolve_amp, tune_host_allocator
+
+        self.amp = resolve_amp(cfg.train.amp, dev)  # auto: bf16 where native (fastpath.py)
+        tune_host_allocator()
 
         # data (guards first: nothing is written before the inputs check out)
         entries = find_clips(self.data_dirs, "train")
@@ -165,6 +168,11 @@ class _Trainer:
         from v2vtool.models.generator import FewShotGenerator
 
         self.G = FewShotGenerator(cfg.generator).to(dev)
+        self.compiled = None
+        if cfg.train.compile:  # G.forward calls self.step: compile that (one graph per K, and
+            from v2vtool.models.fastpath import compile_step  # with / without a prev frame)
+
+            self.compiled = compile_step(self.G, inference=False)
         self.gan = GanPieces(cfg, dev)
         self.Ds = self.gan.discriminators
         self.ema = EMA(self.G, cfg.train.ema) if cfg.train.ema > 0 else None
@@ -261,6 +269,19 @@ class _Trainer:
             return torch.autocast(self.dev.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def _compiled_step(self):
+        """G.step -> the compiled step, only during the training forward (an instance attribute
+        left on G would be deep-copied into the EMA model / inference copies, still bound to G)."""
+        if self.compiled is None:
+            yield
+            return
+        self.G.step = self.compiled
+        try:
+            yield
+        finally:
+            del self.G.step
+
     def _set_lr(self) -> tuple[float, float]:
         f = schedule.lr_factor(self.cfg.train, self.step, self.total)
         lr_g, lr_d = self.cfg.train.lr_g * f, self.cfg.train.lr_d * f
@@ -274,7 +295,7 @@ class _Trainer:
     def train_step(self, batch: dict) -> None:
         """One D + G update; results are queued in `self.pending` (nothing read back)."""
         batch = {k: v.to(self.dev, non_blocking=True) for k, v in batch.items()}
-        with self._autocast():
+        with self._autocast(), self._compiled_step():
             out = self.G(batch["examples"], batch["example_semantics"], batch["semantics"])
         # 1. discriminator update on real vs detached fake
         d_losses: dict[str, torch.Tensor] = {}
@@ -391,6 +412,12 @@ class _Trainer:
                 lr_g, lr_d = self._set_lr()
                 self.train_step(batch)
                 self.step += 1
+                if self.compiled is not None and not getattr(self, "_compile_logged", False) \
+                        and self.compiled.first_call_seconds is not None:
+                    self._compile_logged = True
+                    self.metrics.write({"type": "event", "step": self.step, "event": "compile",
+                                        "first_step_seconds": self.compiled.first_call_seconds,
+                                        "cache": str(self.compiled.cache_dir)})
                 log_step = self.step % tc.log_every == 0 or self.step == self.total
                 sample_step = bool(tc.sample_every) and self.step % tc.sample_every == 0
                 # the only host sync of a step, and only on log / sample steps
