@@ -82,12 +82,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _mode(mode: str, device: torch.device):
-    """(fast path or None for plain, display name)."""
+def _mode(mode: str, device: torch.device, pixels: int):
+    """The fast path of a mode (None: plain)."""
     if mode == "plain":
         return None
     amp = {"fp32": "none", "bf16": "bf16"}.get(mode, "auto")
-    return fast_path(device, amp, "auto", compile=mode == "compiled")
+    return fast_path(device, amp, "auto", compile=mode == "compiled", pixels=pixels)
 
 
 def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "none",
@@ -105,6 +105,9 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "non
     if mode not in MODES:
         raise SystemExit(f"--modes: {mode!r} is not one of {', '.join(MODES)}")
     torch.manual_seed(0)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     gen = FewShotGenerator(cfg).to(device).eval()
     params = sum(p.numel() for p in gen.parameters())
     ex, es, sem, prev, prev_sem = _inputs(cfg, batch, k, device)
@@ -117,7 +120,7 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "non
         with prep_counter:
             gen.prepare(ex, es)
     step_flops = counter.get_total_flops()
-    fast = _mode(mode, device)
+    fast = _mode(mode, device, cfg.height * cfg.width)
     if fast is None:
         model, step, layout = gen, gen.step, (lambda x: x)
         autocast, weights_ctx = contextlib.nullcontext, parametrize.cached
@@ -170,6 +173,8 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "non
         # (equals wall time x threads when the threads never wait)
         "cpu_ms_per_frame": cpu_s / timed * 1e3 / batch,
         "warmup_steps": warmup, "timed_steps": timed,
+        "peak_gpu_memory_mb": (torch.cuda.max_memory_allocated(device) / 2 ** 20
+                               if device.type == "cuda" else None),
         "composition": cfg.composition, "warp_ref": cfg.warp_ref, "appearance": cfg.appearance,
     }
 

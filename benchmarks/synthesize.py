@@ -84,7 +84,8 @@ def generator_fps(cfg, k: int, frames: int, device: str, amp: str = "auto",
     """generator.step alone on the synthesis fast path (previous output fed back)."""
     from v2vtool.models.fastpath import compile_step, fast_path, inference_generator
 
-    fast = fast_path(device, amp, "auto", compile)
+    fast = fast_path(device, amp, "auto", compile,
+                     pixels=cfg.generator.height * cfg.generator.width)
     g = inference_generator(FewShotGenerator(cfg.generator), fast)
     step = compile_step(g) if compile else g.step
     gc = cfg.generator

@@ -98,7 +98,7 @@ def face_dataset(out: Path, clips: int = 4, frames: int = 24, size: int = 256) -
 
 def _train_speed(data: Path, size: int, steps: int, batch: int, threads: int,
                  name: str = "tiny", device: str = "cpu", amp: str = "none",
-                 compile: bool = False) -> dict:
+                 compile: bool = False, overrides: list[str] | None = None) -> dict:
     import torch
 
     from v2vtool.config import apply_overrides, preset
@@ -112,7 +112,7 @@ def _train_speed(data: Path, size: int, steps: int, batch: int, threads: int,
         "train.log_every=1", "train.sample_every=0", "train.val_every=0",
         "train.checkpoint_every=0", f"train.single_frame_steps={half}",
         f"train.threads={threads}", "train.k_max=2",
-        f"train.seq_double_every={steps}", "train.seq_len_start=4"])
+        f"train.seq_double_every={steps}", "train.seq_len_start=4", *(overrides or [])])
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     ap.add_argument("--amp", default="none", choices=["none", "bf16", "auto"], help="train.amp")
     ap.add_argument("--compile", action="store_true", help="train.compile")
+    ap.add_argument("--set", action="append", default=[],
+                    help="extra config override (repeatable), e.g. generator.ngf=8")
     ap.add_argument("--skip-data-costs", action="store_true",
                     help="only the training speed (not the flow / sample loading costs)")
     ap.add_argument("--json", type=Path)
@@ -179,7 +181,8 @@ def main(argv=None) -> int:
         if not args.skip_data_costs and args.preset == "tiny":
             result.update(flow=_flow_costs(), data=_data_costs(data, args.size))
         result["train"] = _train_speed(data, args.size, args.steps, args.batch, args.threads,
-                                       args.preset, args.device, args.amp, args.compile)
+                                       args.preset, args.device, args.amp, args.compile,
+                                       args.set)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(result, indent=2)
     print(text)

@@ -59,8 +59,15 @@ def cpu_has_native_bf16() -> bool:
         return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def resolve_amp(amp: str, device: torch.device) -> str:
-    """"auto" -> "bf16" where the device computes bf16 natively, else "none"."""
+# CPU: below this many pixels per frame a step is dominated by per-op overheads, and bf16
+# (casts, less tuned small kernels) measured slower than fp32: 7.9 vs 7.4 ms at 64x64 (tiny
+# shrunk), 27 vs 38 ms at 128x128 (tiny), 1.30 vs 2.30 s at 512x256 (pose-256), 1 thread.
+CPU_BF16_MIN_PIXELS = 128 * 128
+
+
+def resolve_amp(amp: str, device: torch.device, pixels: int | None = None) -> str:
+    """"auto" -> "bf16" where the device computes bf16 natively (on a CPU only for frames of
+    at least CPU_BF16_MIN_PIXELS when `pixels` is given), else "none"."""
     if amp not in AMP_CHOICES:
         raise UserError(f"amp={amp!r} must be one of {', '.join(AMP_CHOICES)}")
     if amp != "auto":
@@ -68,7 +75,8 @@ def resolve_amp(amp: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "none"
     if device.type == "cpu":
-        return "bf16" if cpu_has_native_bf16() else "none"
+        big = pixels is None or pixels >= CPU_BF16_MIN_PIXELS
+        return "bf16" if big and cpu_has_native_bf16() else "none"
     return "none"
 
 
@@ -110,10 +118,12 @@ class FastPath:
 
 
 def fast_path(device: torch.device | str, amp: str = "auto",
-              channels_last: bool | str = "auto", compile: bool = False) -> FastPath:
-    """Resolve the fast path for `device` ("auto" choices: module docstring)."""
+              channels_last: bool | str = "auto", compile: bool = False,
+              pixels: int | None = None) -> FastPath:
+    """Resolve the fast path for `device` ("auto" choices: module docstring; `pixels`, the
+    generator's H * W, lets "auto" keep fp32 where bf16 measured slower)."""
     device = torch.device(device)
-    resolved = resolve_amp(amp, device)
+    resolved = resolve_amp(amp, device, pixels)
     if channels_last == "auto":
         # NHWC helps oneDNN (CPU) and tensor cores (CUDA) in both precisions
         channels_last = device.type in ("cpu", "cuda")

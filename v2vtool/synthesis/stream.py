@@ -178,7 +178,8 @@ class Synthesizer:
             self.finetune_report = finetune_on_examples(
                 generator, self.examples.image_tensor.to(self.device),
                 self.examples.semantic_tensor.to(self.device), steps=finetune, lr=lr, seed=seed)
-        self.fast = fast_path(self.device, amp, channels_last, compile)
+        self.fast = fast_path(self.device, amp, channels_last, compile,
+                              pixels=self.cfg.height * self.cfg.width)
         tune_host_allocator()
         self.generator = inference_generator(generator, self.fast)
         self.compiled = compile_step(self.generator) if compile else None

@@ -152,7 +152,8 @@ class _Trainer:
             raise UserError(f"train.amp={cfg.train.amp!r} must be none, bf16 or auto")
         from v2vtool.models.fastpath import resolve_amp, tune_host_allocator
 
-        self.amp = resolve_amp(cfg.train.amp, dev)  # auto: bf16 where native (fastpath.py)
+        # auto: bf16 where native and the frames are big enough (fastpath.resolve_amp)
+        self.amp = resolve_amp(cfg.train.amp, dev, cfg.generator.height * cfg.generator.width)
         tune_host_allocator()
 
         # data (guards first: nothing is written before the inputs check out)
