@@ -159,6 +159,7 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "non
     return {
         "preset": name, "size": [cfg.width, cfg.height], "batch": batch, "k": k,
         "device": str(device), "mode": mode,
+        "default_amp": fast_path(device, "auto", pixels=cfg.height * cfg.width).amp,
         "amp": "none" if fast is None else fast.amp,
         "channels_last": False if fast is None else fast.channels_last,
         "compiled": bool(fast is not None and fast.compile),
