@@ -32,6 +32,7 @@ from v2vtool.models.layers import act, batched_conv2d, batched_linear, instance_
 
 FUSED = "fused_head"  # key of the fused 1x1 head matrix in a block's generated weights
 FUSED_BIAS = "fused_bias"
+FUSED_TRUNK = "fused_trunk"  # theta_S scaled, (B, hidden, sem_ch)
 
 
 class ModulationBranch(nn.Module):
@@ -114,12 +115,13 @@ class SpadeResBlock(nn.Module):
         if not self.adaptive or self.kernel != 1 or FUSED in weights:
             return weights
         b = weights["theta_gb"].shape[0]
+        w_s = weights["theta_S"].reshape(b, self.hidden, self.sem_ch) * (1.0 / math.sqrt(self.sem_ch))
         w_gb = weights["theta_gb"].reshape(b, self.n_mod, self.hidden) * (1.0 / math.sqrt(self.hidden))
         heads = [w_gb] + [br.head_matrix().expand(b, -1, -1) for br in self.combine]
         bias = weights["theta_gb_bias"] + self.gamma_offset
         for br in self.combine:
             bias = bias + br.head.bias
-        return {**weights, FUSED: torch.cat(heads, dim=2), FUSED_BIAS: bias}
+        return {**weights, FUSED: torch.cat(heads, dim=2), FUSED_BIAS: bias, FUSED_TRUNK: w_s}
 
     def modulation(self, sem: torch.Tensor, weights: dict[str, torch.Tensor] | None,
                    combine: list[torch.Tensor | None], style: torch.Tensor | None) -> torch.Tensor:
@@ -132,10 +134,9 @@ class SpadeResBlock(nn.Module):
             if weights is None:
                 raise ValueError("adaptive SPADE block needs generated weights")
             k = self.kernel
-            w_s = weights["theta_S"] * (1.0 / math.sqrt(self.sem_ch * k * k))
-            p = F.relu(batched_conv2d(sem, w_s, weights["theta_S_bias"]))  # eq. 8
             if k == 1:
                 weights = self.fuse_heads(weights)
+                p = F.relu(batched_linear(sem, weights[FUSED_TRUNK], weights["theta_S_bias"]))
                 fused, bias = weights[FUSED], weights[FUSED_BIAS]
                 for j, (branch, cond) in enumerate(zip(self.combine, conds)):
                     if cond is not None:
@@ -145,6 +146,8 @@ class SpadeResBlock(nn.Module):
                         fused = torch.cat([fused[:, :, :lo], fused[:, :, lo + self.hidden:]], 2)
                         bias = bias - branch.head.bias
                 return batched_linear(torch.cat([p] + hiddens, dim=1), fused, bias)  # eq. 9, 10
+            w_s = weights["theta_S"] * (1.0 / math.sqrt(self.sem_ch * k * k))
+            p = F.relu(batched_conv2d(sem, w_s, weights["theta_S_bias"]))  # eq. 8
             w_gb = weights["theta_gb"] * (1.0 / math.sqrt(self.hidden * k * k))
             base = batched_conv2d(p, w_gb, weights["theta_gb_bias"] + self.gamma_offset)
         bias = self.gamma_offset
