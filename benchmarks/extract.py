@@ -53,7 +53,7 @@ def make_256(src: Path, out: Path) -> Path:
 
 def detect_fps(kind: str, clip: Path) -> float:
     from v2vtool.io.video import read_frames
-    from v2vtool.semantics.extractors import get_extractor
+    from v2vtool.semantics.kinds import get_extractor
     frames = read_frames(clip)
     opts = {"hands_face": False} if kind == "pose-lite" else {}
     with get_extractor("pose" if kind.startswith("pose") else kind, **opts) as ex:

@@ -41,9 +41,9 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from v2vtool.config import preset
+from v2vtool.models.build import build_generator
 from v2vtool.models.fastpath import (compile_step, fast_path, inference_generator,
                                      tune_host_allocator)
-from v2vtool.models.generator import FewShotGenerator
 
 MODES = ("plain", "fp32", "bf16", "auto", "compiled")
 
@@ -108,7 +108,7 @@ def measure(name: str, batch: int, k: int, device: torch.device, amp: str = "non
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    gen = FewShotGenerator(cfg).to(device).eval()
+    gen = build_generator(cfg).to(device).eval()
     params = sum(p.numel() for p in gen.parameters())
     ex, es, sem, prev, prev_sem = _inputs(cfg, batch, k, device)
     with torch.no_grad():  # FlopCounterMode does not work under inference_mode
@@ -197,7 +197,7 @@ def k_scaling(rows: list[dict]) -> list[dict]:
 
 
 def _table(rows: list[dict]) -> Table:
-    t = Table(title="FewShotGenerator.step after prepare (steady state, previous output fed back)")
+    t = Table(title="generator step after prepare (steady state, previous output fed back)")
     for col in ("preset", "size", "device", "mode", "B", "K", "params (M)", "GFLOP/frame",
                 "ms/frame", "frames/s", "GFLOP/s", "CPU ms/frame", "prepare ms", "1st step s",
                 "steps"):

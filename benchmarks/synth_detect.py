@@ -22,11 +22,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from v2vtool.data.synth import render_background, sample_appearance, view_of
+from v2vtool.data.synth import render_background, sample_identity, view_of
 from v2vtool.data.synth.motion import dance_clip, sample_dance
 from v2vtool.data.synth.rasterize import Renderer
 from v2vtool.io.keypoints import BODY_25_FLIP
-from v2vtool.semantics.extractors import get_extractor
+from v2vtool.semantics.kinds import get_extractor
 
 LIMB_JOINTS = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
 
@@ -42,7 +42,7 @@ def run(size: int, identities: int, frames: int, seed: int) -> dict:
     stats = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()
     for i in range(identities):
-        app = sample_appearance(np.random.default_rng([seed, i]))
+        app = sample_identity(np.random.default_rng([seed, i]))
         renderer = Renderer(app, size, render_background(app, size))
         people, yaws = dance_clip(app, sample_dance(np.random.default_rng([seed, i, 0, 1]),
                                                     frames), frames, size)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from v2vtool.data.synth import render_background, sample_appearance
+from v2vtool.data.synth import render_background, sample_identity
 from v2vtool.data.synth.motion import pose_3d, project, sample_dance
 from v2vtool.data.synth.rasterize import Renderer
 
@@ -18,7 +18,7 @@ from v2vtool.data.synth.rasterize import Renderer
 def sheet(n: int, size: int, seed: int = 0) -> np.ndarray:
     tiles = []
     for i in range(n):
-        app = sample_appearance(np.random.default_rng([seed, i]))  # as generate_dataset does
+        app = sample_identity(np.random.default_rng([seed, i]))  # as generate_dataset does
         renderer = Renderer(app, size, render_background(app, size))
         dance = sample_dance(np.random.default_rng([seed, i, 0, 1]), 60)
         joints, _ = pose_3d(app, dance, 0.4, 4.0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from v2vtool.data.synth import generate_dataset, render_background, sample_appearance
+from v2vtool.data.synth import generate_dataset, render_background, sample_identity
 from v2vtool.data.synth.motion import dance_clip, sample_dance
 from v2vtool.data.synth.rasterize import Renderer
 from v2vtool.semantics.render import render_pose
@@ -23,7 +23,7 @@ from v2vtool.semantics.render import render_pose
 
 def components(size: int, frames: int = 200) -> dict[str, float]:
     """CPU milliseconds per frame of each stage, in memory (PNG encoded to a buffer)."""
-    app = sample_appearance(np.random.default_rng([0, 1]))
+    app = sample_identity(np.random.default_rng([0, 1]))
     dance = sample_dance(np.random.default_rng([0, 1, 0, 1]), frames)
     out = {}
     t = time.process_time()

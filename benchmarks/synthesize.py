@@ -35,9 +35,9 @@ import torch
 from v2vtool.config import apply_overrides, preset
 from v2vtool.io.clipdir import ClipWriter
 from v2vtool.io.keypoints import Person, write_jsonl
-from v2vtool.models.generator import FewShotGenerator
+from v2vtool.models.build import build_generator
 from v2vtool.semantics.render import render_pose
-from v2vtool.training.checkpoint import save_generator
+from v2vtool.models.checkpoint import save_generator
 
 PRESETS = {"tiny": ("tiny", []), "pose-256": ("pose-256", [])}
 SMALL64 = ["generator.height=64", "generator.width=64", "generator.ngf=8",
@@ -65,7 +65,7 @@ def dancer(t: float, size: tuple[int, int]) -> list[Person]:
 def make_checkpoint(root: Path, name: str, overrides: list[str]) -> tuple[Path, object]:
     cfg = apply_overrides(preset(name), overrides)
     torch.manual_seed(0)
-    return save_generator(root / f"ckpt-{name}", cfg, FewShotGenerator(cfg.generator)), cfg
+    return save_generator(root / f"ckpt-{name}", cfg, build_generator(cfg.generator)), cfg
 
 
 def make_clip(root: Path, size: tuple[int, int], frames: int) -> Path:
@@ -86,7 +86,7 @@ def generator_fps(cfg, k: int, frames: int, device: str, amp: str = "auto",
 
     fast = fast_path(device, amp, "auto", compile,
                      pixels=cfg.generator.height * cfg.generator.width)
-    g = inference_generator(FewShotGenerator(cfg.generator), fast)
+    g = inference_generator(build_generator(cfg.generator), fast)
     step = compile_step(g) if compile else g.step
     gc = cfg.generator
     c = gc.semantic_nc
@@ -114,7 +114,7 @@ def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, devi
     from v2vtool.synthesis import synthesize
 
     ckpt, cfg = make_checkpoint(root, name, overrides)
-    size = (cfg.generator.width, cfg.generator.height)
+    size = cfg.generator.size
     clip = make_clip(root, size, frames + 2 * k)
     examples = [f"{clip}:" + ",".join(str(frames + i) for i in range(k))]
     res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device,
@@ -151,11 +151,11 @@ def finetune_eval(ckpt: str, dataset: str, k: int, steps: list[int], device: str
     from v2vtool.io.clipdir import Clip
     from v2vtool.io.keypoints import main_person
     from v2vtool.synthesis.stream import REFERENCE_FRAMES, Synthesizer, make_fit
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     loaded = load_generator(ckpt, device)
     cfg = loaded.config
-    size = (cfg.generator.width, cfg.generator.height)
+    size = cfg.generator.size
     root = Path(dataset)
     manifest = json.loads((root / "manifest.json").read_text())
     rows = []

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from v2vtool.config import apply_overrides, preset
-from v2vtool.models.generator import FewShotGenerator
-from v2vtool.training.checkpoint import save_generator
+from v2vtool.models.build import build_generator
+from v2vtool.models.checkpoint import save_generator
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,7 +54,7 @@ SMALL = ["generator.height=64", "generator.width=64", "generator.ngf=8",
 def make_checkpoint(path: Path, kind: str = "pose", extra: tuple[str, ...] = ()) -> Path:
     cfg = apply_overrides(preset("tiny"), SMALL + [f"generator.kind={kind}", *extra])
     torch.manual_seed(0)
-    return save_generator(path, cfg, FewShotGenerator(cfg.generator))
+    return save_generator(path, cfg, build_generator(cfg.generator))
 
 
 @pytest.fixture(scope="session")

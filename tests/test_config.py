@@ -1,6 +1,6 @@
 import pytest
 
-from v2vtool.config import PRESETS, Config, apply_overrides, preset, semantic_channels
+from v2vtool.config import PRESETS, Config, GeneratorConfig, apply_overrides, preset
 from v2vtool.errors import UserError
 
 
@@ -21,10 +21,11 @@ def test_overrides_are_typed_and_validated():
             apply_overrides(preset("tiny"), [bad])
 
 
-def test_semantic_channels():
-    assert semantic_channels("pose") == 3
-    assert semantic_channels("face") == 1
-    assert semantic_channels("segmentation", 35) == 35
+def test_semantic_channels_come_from_the_kind():
+    assert GeneratorConfig(kind="pose").semantic_nc == 3
+    assert GeneratorConfig(kind="face").semantic_nc == 1
+    assert GeneratorConfig(kind="segmentation", n_classes=35).semantic_nc == 35
     with pytest.raises(UserError):
-        semantic_channels("depth")
+        GeneratorConfig(kind="depth").semantic_nc
     assert preset("street-512").generator.semantic_nc == 20
+    assert GeneratorConfig(width=96, height=64).size == (96, 64)

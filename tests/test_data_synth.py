@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from v2vtool.data.synth import (Appearance, generate_dataset, read_manifest, render_identity,
-                                render_motion_clip, sample_appearance)
+from v2vtool.data.synth import (Identity, generate_dataset, read_manifest, render_identity,
+                                render_motion_clip, sample_identity)
 from v2vtool.data.synth.appearance import clothing_texture
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip
@@ -47,7 +47,7 @@ def test_manifest_and_disjoint_split(synth_dataset):
         assert clip.kind == "pose" and len(clip) == 24 and clip.size == (64, 64)
         assert clip.meta["identity"] == c["identity"] and len(clip.meta["views"]) == 24
     # identities really differ in appearance
-    apps = [Appearance.from_dict(a) for a in m["identities"].values()]
+    apps = [Identity.from_dict(a) for a in m["identities"].values()]
     assert len({a.top for a in apps}) == len(apps)
 
 
@@ -85,7 +85,7 @@ def test_every_view_occurs_and_face_only_from_front(synth_dataset):
 
 def test_front_and_back_clothing_differ():
     for i in range(20):
-        app = sample_appearance(np.random.default_rng([0, i]))
+        app = sample_identity(np.random.default_rng([0, i]))
         assert app.front != app.back
         assert not np.array_equal(clothing_texture(app, "front"), clothing_texture(app, "back"))
 

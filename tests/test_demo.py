@@ -12,8 +12,8 @@ from v2vtool.cli import app
 from v2vtool.config import apply_overrides, preset
 from v2vtool.io.clipdir import Clip, ClipWriter
 from v2vtool.demo import DEFAULT_WEIGHTS, EXAMPLES
-from v2vtool.models.generator import FewShotGenerator
-from v2vtool.training.checkpoint import load_config, load_generator, save_generator
+from v2vtool.models.build import build_generator
+from v2vtool.models.checkpoint import load_config, load_generator, save_generator
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def small_checkpoint(tmp_path_factory) -> Path:
     cfg = apply_overrides(preset("tiny"), ["generator.ngf=8", "generator.height=128",
                                            "generator.width=128"])
     return save_generator(tmp_path_factory.mktemp("ckpt") / "small", cfg,
-                          FewShotGenerator(cfg.generator))
+                          build_generator(cfg.generator))
 
 
 def _short_examples(dst: Path, frames: int = 10) -> Path:
@@ -74,7 +74,7 @@ def test_shipped_checkpoint_matches_the_code():
     """Fails when the architecture drifts from the shipped weights (strict load)."""
     cfg = load_config(DEFAULT_WEIGHTS)
     loaded = load_generator(DEFAULT_WEIGHTS)
-    fresh = FewShotGenerator(cfg.generator).state_dict()
+    fresh = build_generator(cfg.generator).state_dict()
     got = loaded.generator.state_dict()
     assert set(fresh) == set(got)
     assert all(fresh[k].shape == got[k].shape for k in fresh)

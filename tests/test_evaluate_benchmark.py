@@ -16,14 +16,14 @@ from v2vtool.io.keypoints import main_person
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     from v2vtool.config import apply_overrides, preset
-    from v2vtool.models.generator import FewShotGenerator
-    from v2vtool.training.checkpoint import save_generator
+    from v2vtool.models.build import build_generator
+    from v2vtool.models.checkpoint import save_generator
 
     cfg = apply_overrides(preset("tiny"), ["generator.height=64", "generator.width=64",
                                            "generator.ngf=8"])
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("ckpt") / "ck"
-    save_generator(out, cfg, FewShotGenerator(cfg.generator))
+    save_generator(out, cfg, build_generator(cfg.generator))
     return out
 
 
@@ -68,14 +68,15 @@ def test_limb_warp_identity_pose(synth_dataset):
 
 def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
     from v2vtool.benchmark import evaluate_generator
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     g = load_generator(tiny_ckpt)
     r1 = evaluate_generator(g.generator, g.config, synth_dataset, [1, 2], seed=0, max_frames=4,
-                            keynet_dir=tiny_keynet)
+                            keynet_dir=tiny_keynet, drift_frames=8)
     r2 = evaluate_generator(g.generator, g.config, synth_dataset, [1, 2], seed=0, max_frames=4,
-                            keynet_dir=tiny_keynet)
-    assert r1["rows"] == r2["rows"]  # deterministic given the seed
+                            keynet_dir=tiny_keynet, drift_frames=0)
+    assert r1["rows"] == r2["rows"]  # deterministic given the seed; the drift run changes none
+    assert "drift" not in r2
     rows = {(r["method"], r["k"]): r for r in r1["rows"]}
     assert set(rows) == {("model", 1), ("model", 2), ("copy", 1), ("copy", 2),
                          ("limb-warp", 1), ("limb-warp", 2), ("truth", 0)}
@@ -86,6 +87,23 @@ def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
         assert np.isfinite(rows[("model", 1)][key])
     assert "pose_missing_rate" in rows[("model", 1)]
     assert rows[("copy", 1)]["psnr"] < 100
+    # masked metrics on every row (the truth masks come from render_identity)
+    assert truth["person_psnr"] == 100.0 and truth["ghost_l1"] == 0.0
+    assert rows[("copy", 1)]["person_psnr"] < 100 and rows[("copy", 1)]["ghost_l1"] > 0
+    assert all("person_psnr" in r and "ghost_l1" in r for r in r1["rows"])
+    assert "psnr_drift" not in rows[("model", 1)]  # long-video rows: the drift driver only
+    # drift: the long driver is generated (not cut by max_frames), model + baselines per K
+    drift = r1["drift"]
+    assert drift["frames"] == 8 and all(it["frames"] == 8 for it in drift["per_identity"])
+    assert all(it["frames"] == 4 for it in r1["per_identity"])
+    d = {(r["method"], r["k"]): r for r in drift["rows"]}
+    assert set(d) == set(rows) - {("truth", 0)}
+    for r in d.values():
+        q = [r[f"psnr_q{i}"] for i in range(1, 5)]
+        assert r["psnr_drift"] == pytest.approx(q[3] - q[0])
+        assert min(q) <= r["psnr"] <= max(q)
+    assert {it["driver_identity"] for it in drift["per_identity"]} <= set(
+        json.loads((synth_dataset / "manifest.json").read_text())["identities"])
 
 
 def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypatch):
@@ -97,11 +115,14 @@ def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypa
     out = tmp_path / "bench.json"
     r = CliRunner().invoke(app, ["evaluate", "--benchmark", str(synth_dataset), "--checkpoint",
                                  str(tiny_ckpt), "--k", "1", "--json", str(out),
-                                 "--max-frames", "3"])
+                                 "--max-frames", "3", "--drift-frames", "6"])
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
     assert {r["method"] for r in res["rows"]} == {"model", "copy", "limb-warp", "truth"}
     assert "limb-warp" in r.output and "pose" in r.output and "truth" in r.output
+    assert "person" in r.output and "ghost" in r.output
+    assert "drift (6-frame driver)" in r.output and "q4" in r.output
+    assert {r["method"] for r in res["drift"]["rows"]} == {"model", "copy", "limb-warp"}
     assert len(res["checkpoint_sha256"]) == 64
     r = CliRunner().invoke(app, ["evaluate", "--benchmark", str(synth_dataset), "--checkpoint",
                                  str(tiny_ckpt), "--k", "0"])
@@ -132,5 +153,8 @@ def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_p
     m = rep["metrics"]
     assert m["pose_estimator"] == "keynet" and m["pose_frames"] == 24
     assert 5 < m["psnr"] < 40 and m["warp_error"] > 0 and m["warp_flow_source"] == "real"
+    # the truth clip has person masks: masked metrics and the per-quarter PSNR
+    assert 0 < m["person_psnr"] < 100 and 0 < m["ghost_l1"] < 1
+    assert m["psnr_drift"] == pytest.approx(m["psnr_q4"] - m["psnr_q1"])
     assert any("cropped like the driver" in n for n in rep["notes"])
     assert "fid" in rep["skipped"] or "fid" in m

@@ -13,7 +13,7 @@ from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import BODY_25
 from v2vtool.semantics.extract import extract_clip
-from v2vtool.semantics.extractors import get_extractor
+from v2vtool.semantics.kinds import get_extractor
 from v2vtool.semantics.smoothing import KeypointSmoother, OneEuroFilter
 
 

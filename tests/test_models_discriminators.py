@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from v2vtool.config import DiscriminatorConfig, GeneratorConfig
+from v2vtool.data.face_boxes import face_boxes_from_pose
 from v2vtool.errors import UserError
 from v2vtool.models.discriminators import (FaceDiscriminator, ImageDiscriminator,
                                            TemporalDiscriminator, build_discriminators,
-                                           crop_boxes, face_boxes_from_pose, image_d_channels,
-                                           valid_boxes)
+                                           crop_boxes, image_d_channels, valid_boxes)
 
 D_CFG = DiscriminatorConfig(ndf=8, n_layers=3, n_scales=2, temporal_frames=3, temporal_scales=2,
                             face=True, face_size=32)

@@ -6,7 +6,8 @@ import torch
 
 from v2vtool.config import GeneratorConfig, preset
 from v2vtool.errors import UserError
-from v2vtool.models.generator import FewShotGenerator, SequenceOutput, StepOutput
+from v2vtool.models.contract import SequenceOutput, StepOutput
+from v2vtool.models.generator import FewShotGenerator
 
 H = W = 64
 
@@ -210,7 +211,7 @@ def test_tiny_preset_k4_prepare_and_16_steps():
 
 def test_checkpoint_roundtrip(tmp_path):
     from v2vtool.config import Config
-    from v2vtool.training.checkpoint import load_generator, save_generator
+    from v2vtool.models.checkpoint import load_generator, save_generator
 
     cfg = replace(Config(), generator=tiny())
     gen = make(cfg.generator).eval()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from v2vtool.io.keypoints import Person
-from v2vtool.semantics.render import (render_face, render_keypoints, render_pose,
-                                      semantic_to_tensor)
+from v2vtool.semantics.kinds import get_kind
+from v2vtool.semantics.render import render_face, render_pose
 from v2vtool.semantics.segmentation import PALETTE, colorize
 
 
@@ -44,7 +44,7 @@ def test_render_pose_scale_matches_resolution():
 def test_render_face_deterministic():
     a = render_face([_person()], (100, 120))
     assert a.shape == (120, 100) and a.dtype == np.uint8
-    assert a.tobytes() == render_keypoints("face", [_person()], (100, 120)).tobytes()
+    assert a.tobytes() == get_kind("face").render([_person()], (100, 120)).tobytes()
     assert a[20, 50] == 0 and a.any()  # curves, not a filled blob
     missing = _person()
     missing.face[:, 2] = 0
@@ -53,10 +53,10 @@ def test_render_face_deterministic():
 
 def test_semantic_to_tensor():
     pose = render_pose([_person()], (64, 64))
-    t = semantic_to_tensor(pose, "pose")
+    t = get_kind("pose").to_tensor(pose)
     assert t.shape == (3, 64, 64) and float(t.max()) <= 1.0
     ids = np.array([[0, 1], [19, 255]], np.uint8)
-    oh = semantic_to_tensor(ids, "segmentation", n_classes=20)
+    oh = get_kind("segmentation").to_tensor(ids, n_classes=20)
     assert oh.shape == (20, 2, 2) and oh[1, 0, 1] == 1 and oh[19, 1, 0] == 1
     assert oh[:, 1, 1].sum() == 0  # 255 = ignore
 

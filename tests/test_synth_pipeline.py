@@ -14,7 +14,7 @@ from v2vtool.io.keypoints import write_jsonl
 from v2vtool.io.video import open_video, read_frames
 from v2vtool.synthesis import iter_synthesis, synthesize
 from v2vtool.synthesis.finetune import finetune_on_examples, frozen_modules
-from v2vtool.training.checkpoint import load_generator
+from v2vtool.models.checkpoint import load_generator
 
 from tests.conftest import make_checkpoint
 

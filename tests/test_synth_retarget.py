@@ -6,8 +6,8 @@ import pytest
 
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Person
-from v2vtool.semantics.retarget import (BodyStats, FaceRetarget, PoseRetarget, bone_lengths,
-                                        fit_retarget)
+from v2vtool.semantics.kinds import get_kind
+from v2vtool.semantics.retarget import BodyStats, FaceRetarget, PoseRetarget, bone_lengths
 from v2vtool.synthesis.stream import hold_gaps
 
 # A standing BODY_25 skeleton in "units": (x, y) offsets from the neck; y grows downwards.
@@ -35,7 +35,7 @@ def height(p: Person) -> float:
 def test_tall_driver_mapped_to_short_target_scale_and_place():
     target = body(neck=(30, 40), unit=2.0)  # short target standing at x=30
     driver = body(neck=(100, 10), unit=5.0)  # 2.5x taller driver elsewhere
-    mapper = fit_retarget("pose", [[target]], [[driver]])
+    mapper = get_kind("pose").fit_retarget([[target]], [[driver]])
     out = mapper(driver)
     assert isinstance(mapper, PoseRetarget)
     assert mapper.scale == pytest.approx(0.4, rel=1e-3)
@@ -47,7 +47,7 @@ def test_tall_driver_mapped_to_short_target_scale_and_place():
 def test_per_frame_translation_preserved_scaled():
     target = body(neck=(30, 40), unit=2.0)
     ref = body(neck=(100, 10), unit=4.0)
-    mapper = fit_retarget("pose", [[target]], [[ref]])
+    mapper = get_kind("pose").fit_retarget([[target]], [[ref]])
     moved = body(neck=(120, 14), unit=4.0)  # the driver walks 20 px right, 4 down
     out = mapper(moved)
     np.testing.assert_allclose(out.pose[1, :2], target.pose[1, :2] + np.array([10, 2]),
@@ -57,7 +57,7 @@ def test_per_frame_translation_preserved_scaled():
 def test_limb_proportions_follow_the_target():
     target = body(unit=3.0, legs=0.7)  # short legs
     driver = body(unit=3.0, legs=1.3)  # long legs, same torso
-    mapper = fit_retarget("pose", [[target]], [[driver]])
+    mapper = get_kind("pose").fit_retarget([[target]], [[driver]])
     out = mapper(driver)
     lt, lo = bone_lengths(target.pose), bone_lengths(out.pose)
     for bone in ((9, 10), (10, 11), (12, 13), (1, 8), (2, 3)):
@@ -68,7 +68,7 @@ def test_missing_points_stay_missing_and_median_over_frames():
     target = body(unit=2.0)
     d = body(unit=4.0)
     d.pose[4] = 0  # right wrist missing
-    out = fit_retarget("pose", [[target]], [[d], [body(unit=4.0)]])(d)
+    out = get_kind("pose").fit_retarget([[target]], [[d], [body(unit=4.0)]])(d)
     assert out.pose[4, 2] == 0 and out.pose[4, 0] == 0
     stats = BodyStats.from_poses([body(unit=2.0).pose, body(unit=4.0).pose,
                                   body(unit=3.0).pose])
@@ -91,7 +91,7 @@ def face(centre=(64.0, 64.0), scale=1.0, mouth_open=0.0) -> Person:
 def test_face_driver_normalised_to_reference_face():
     target = face(centre=(40, 50), scale=0.5)
     ref = face(centre=(80, 70), scale=1.0)
-    mapper = fit_retarget("face", [[target]], [[ref]])
+    mapper = get_kind("face").fit_retarget([[target]], [[ref]])
     assert isinstance(mapper, FaceRetarget)
     np.testing.assert_allclose(mapper(ref).face[:, :2], target.face[:, :2], atol=1e-3)
     talking = face(centre=(80, 70), scale=1.0, mouth_open=6.0)

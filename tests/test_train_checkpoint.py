@@ -11,6 +11,7 @@ import torch
 
 from v2vtool.config import preset
 from v2vtool.errors import UserError
+from v2vtool.models.checkpoint import resolve_checkpoint
 from v2vtool.training import checkpoint as ck
 from v2vtool.training.state import flatten_state, rng_state, set_rng_state, unflatten_state
 
@@ -32,7 +33,7 @@ def test_keep_last_n_and_latest(tmp_path):
     for s in (1, 2, 3):
         _save(root, s)
     assert [p.name for p in ck.list_checkpoints(root)] == ["step-0000002", "step-0000003"]
-    assert ck.resolve_checkpoint(tmp_path / "run").name == "step-0000003"
+    assert resolve_checkpoint(tmp_path / "run").name == "step-0000003"
     assert (root / "latest").is_symlink()
     assert sorted(p.name for p in (root / "step-0000003").iterdir()) == [
         "config.json", "discriminators.safetensors", "generator.safetensors",
@@ -40,7 +41,7 @@ def test_keep_last_n_and_latest(tmp_path):
     # `latest` as a text pointer (filesystems without symlinks) is followed too
     (root / "latest").unlink()
     (root / "latest").write_text("step-0000002\n")
-    assert ck.resolve_checkpoint(tmp_path / "run").name == "step-0000002"
+    assert resolve_checkpoint(tmp_path / "run").name == "step-0000002"
     assert ck.load_training_checkpoint(tmp_path / "run").state == {"step": 2}
 
 
@@ -55,7 +56,7 @@ def test_disk_full_leaves_previous_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="could not write checkpoint .*No space left"):
         _save(root, 2)
     assert [p.name for p in root.iterdir() if p.name != "latest"] == ["step-0000001"]
-    assert ck.resolve_checkpoint(root).name == "step-0000001"
+    assert resolve_checkpoint(root).name == "step-0000001"
 
 
 def test_trainer_state_roundtrip_without_pickle(tmp_path):

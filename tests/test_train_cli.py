@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from tests.test_train_loop import TINY
 from v2vtool.cli import app
-from v2vtool.training.checkpoint import load_training_checkpoint, resolve_checkpoint
+from v2vtool.models.checkpoint import resolve_checkpoint
+from v2vtool.training.checkpoint import load_training_checkpoint
 from v2vtool.training.runlog import read_metrics
 
 SETS = [a for s in TINY for a in ("--set", s)]

@@ -12,8 +12,8 @@ from tests.test_train_data import make_clip
 from v2vtool.config import apply_overrides, preset
 from v2vtool.errors import UserError
 from v2vtool.training import TrainingDiverged, TrainingInterrupted, train
-from v2vtool.training.checkpoint import load_generator, load_training_checkpoint, \
-    resolve_checkpoint
+from v2vtool.models.checkpoint import load_generator, resolve_checkpoint
+from v2vtool.training.checkpoint import load_training_checkpoint
 from v2vtool.training.runlog import read_metrics
 
 TINY = ["generator.height=32", "generator.width=32", "generator.ngf=8", "generator.spade_hidden=16",

@@ -111,7 +111,7 @@ def run_cell(cell: Cell, base: Config, dataset: Path, ids: list[str], out: Path,
              status: Callable[[str], None] | None = None) -> dict:
     """Train (or resume) and score one cell; writes cells/<name>/result.json atomically."""
     from v2vtool.benchmark import evaluate_generator
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     say = status or (lambda s: None)
     cdir = out / "cells" / cell.name
@@ -132,7 +132,7 @@ def run_cell(cell: Cell, base: Config, dataset: Path, ids: list[str], out: Path,
     say(f"{cell.name}: evaluating")
     loaded = load_generator(ckpt, device)
     res = evaluate_generator(loaded.generator, loaded.config, dataset, list(ks), seed=seed,
-                             max_frames=max_frames)
+                             max_frames=max_frames, drift_frames=0)  # cells: regular rows only
     result = {"cell": cell.name, "variant": cell.variant, "train_identities": cell.n_train,
               "checkpoint": str(ckpt), "step": _step_of(ckpt), "train_seconds": round(t_train, 1),
               "benchmark": res}

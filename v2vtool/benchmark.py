@@ -7,20 +7,31 @@ For every held-out (test) identity, deterministically given the seed:
   3. truth: the identity rendered performing that motion (`render_identity`), exact;
   4. synthesis: the synthesis engineer's streaming `Synthesizer` (no retargeting: the truth is
      rendered on the driver's skeleton), output at the model's resolution;
-  5. scores, in the model's frame (truth and driving keypoints mapped with the same
-     person-centred view the synthesizer uses): PSNR / SSIM / L1 (+ LPIPS when its weights are
-     here), pose error (benchmark keypoint net on the output vs the driving pose, at the
-     reference height), flow-warping error (flow from the truth frames).
+  5. scores, in the model's frame (truth, its person masks and driving keypoints mapped with
+     the same person-centred view the synthesizer uses): the rows of the metric table
+     (metrics/table.py): PSNR / SSIM / L1 (+ LPIPS when its weights are here), person PSNR
+     (inside the true mask) and ghost error (L1 outside the dilated true mask), pose error
+     (benchmark keypoint net on the output vs the driving pose, at the reference height),
+     flow-warping error (flow from the truth frames).
 Rows: the model per K, and the baselines per K: "copy" (the example nearest in pose, unchanged)
 and "limb-warp" (per-limb similarity warp of that example, `metrics/limb_warp.py`); plus the
 "truth" row: the truth frames themselves scored the same way (pose error = the estimator's
 floor, warp error = the truth video's own).
+
+Drift (`drift` in the result): the clips are 60 frames, so per identity a long driver of
+`drift_frames` (120) frames is generated: the body of the item's driver identity dancing a
+fresh procedural dance (data/synth/motion.py) drawn from the protocol seed; the truth is
+rendered with `render_identity` as above. The model and the baselines (no truth row) report
+PSNR per quarter of the frames and the drift (last quarter - first). `max_frames` cuts only
+the regular drivers. The drift runs after the regular protocol and leave its numbers as they
+were.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -31,16 +42,35 @@ from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import main_person
 from v2vtool.metrics.common import MetricUnavailable
-from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
-from v2vtool.metrics.reconstruction import l1, psnr, ssim
-from v2vtool.metrics.temporal import warp_error
+from v2vtool.metrics.pose import REFERENCE_HEIGHT
+from v2vtool.metrics import table
+from v2vtool.metrics.drift import QUARTERS
+from v2vtool.metrics.table import Column, Inputs, Metric, PoseInputs, score
 
 log = logging.getLogger(__name__)
 FORMAT = "v2v-benchmark/1"
 VIEW_ORDER = ("front", "back", "side")
-METRICS = ("psnr", "ssim", "l1", "lpips", "pose_error", "pose_missing_rate", "warp_error")
-SHORT = {"pose_error": "pose", "pose_missing_rate": "miss", "warp_error": "warp",
-         "warp_error_truth": "warp(truth)"}
+DRIFT_FRAMES = 120  # the long driver (the datasets' clips are 60 frames)
+
+
+def sequence_rows() -> tuple[Metric, ...]:
+    """The metric table's rows the protocol reports per sequence: all of them (those whose
+    inputs it lacks, e.g. FID, are left out by `score`) except the long-video summaries,
+    which only the long driver reports."""
+    return tuple(m for m in table.METRICS if not m.long)
+
+
+def drift_rows() -> tuple[Metric, ...]:
+    """What the long drift driver reports: PSNR and the long-video summaries (per quarter)."""
+    return tuple(m for m in table.METRICS if m.name == "psnr" or m.long)
+
+
+def columns(rows: tuple[Metric, ...] | None = None) -> list[Column]:
+    """The benchmark's columns: the rows' columns, where the warp error's flow reference is
+    the truth video (named warp_error_truth in the benchmark JSON since v1)."""
+    return [Column("warp_error_truth", "warp(truth)", c.better)
+            if c.key == "warp_error_reference" else c
+            for m in (rows if rows is not None else sequence_rows()) for c in m.columns]
 
 
 def parse_k(text: str) -> list[int]:
@@ -114,47 +144,130 @@ def _nearest(example_poses: list[np.ndarray], pose: np.ndarray) -> int:
     return bi
 
 
-def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: list[np.ndarray],
-                   estimator, lpips_model=None) -> dict:
-    """Per-sequence scores (means over frames) of `frames` against truth / driving poses."""
-    h = truth[0].shape[0]
-    out = {"psnr": float(np.mean([psnr(f, t) for f, t in zip(frames, truth)])),
-           "ssim": float(np.mean([ssim(f, t) for f, t in zip(frames, truth)])),
-           "l1": float(np.mean([l1(f, t) for f, t in zip(frames, truth)]))}
-    if lpips_model is not None:
-        from v2vtool.metrics.perceptual import lpips_distance
+def _estimate(estimator):
+    """Poses of a list of frames (one batch when the estimator batches)."""
+    if hasattr(estimator, "batch"):
+        return lambda frames: estimator.batch(list(frames))
+    return lambda frames: [estimator(f) for f in frames]
 
-        out["lpips"] = float(np.mean([lpips_distance(lpips_model, f, t)
-                                      for f, t in zip(frames, truth)]))
+
+def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: list[np.ndarray],
+                   estimator, lpips_model=None, masks: list[np.ndarray] | None = None,
+                   rows: tuple[Metric, ...] | None = None) -> dict:
+    """Per-sequence scores of `frames` against the truth frames (+ true person masks) and the
+    driving poses: the metric table's `rows`, keyed by the benchmark's `columns`."""
+    poses = None
     if estimator is not None:
-        est = estimator.batch(frames) if hasattr(estimator, "batch") else [estimator(f)
-                                                                            for f in frames]
-        r = pose_error(est, driving, frame_height=h, joints=estimator.joints)
-        out["pose_error"], out["pose_missing_rate"] = r.error, r.missing_rate
-    if len(frames) >= 2:
-        w = warp_error(frames, truth)
-        out["warp_error"], out["warp_error_truth"] = w.generated, w.reference
+        poses = PoseInputs(driving, _estimate(estimator), estimator.joints,
+                           frame_height=truth[0].shape[0])
+    inputs = Inputs(frames, len(frames), truth=truth, masks=masks, lpips=lpips_model,
+                    flow=truth if len(frames) >= 2 else None, flow_frames=len(frames),
+                    poses=poses)
+    rows = rows if rows is not None else sequence_rows()
+    values = score(inputs, rows).values
+    if "warp_error_reference" in values:
+        values["warp_error_truth"] = values["warp_error_reference"]
+    return {c.key: values[c.key] for c in columns(rows) if c.key in values}
+
+
+@dataclass
+class _Sequence:
+    """One driver's motion and what the protocol scores against, in the model's frame."""
+
+    frames: list  # driver keypoint Frames, in pixels of `size`
+    size: tuple[int, int]  # the driver's frame (w, h)
+    truth: list[np.ndarray]  # the identity rendered on that motion
+    masks: list[np.ndarray]  # its true person masks (0/255)
+    driving: list[np.ndarray]  # (25, 3) driving poses
+
+
+def _sequence(config, dataset: Path, identity: str, frames: list, src: tuple[int, int]
+              ) -> _Sequence:
+    from v2vtool.data.synth import render_identity
+    from v2vtool.synthesis.stream import REFERENCE_FRAMES, make_fit
+
+    fit = make_fit("pose", config.data, src, config.generator.size, frames[:REFERENCE_FRAMES])
+    pictures = list(render_identity(dataset, identity, frames, src[0]))
+    return _Sequence(frames, src, [fit.image(img) for img, _ in pictures],
+                     [fit.label(mask) for _, mask in pictures],
+                     [_pose(fit.keypoints(f)) for f in frames])
+
+
+@dataclass
+class _Scorer:
+    estimator: object  # benchmark pose estimator or None
+    lpips: object  # LPIPS model or None
+
+    def __call__(self, frames: list[np.ndarray], seq: _Sequence, rows) -> dict:
+        return score_sequence(frames, seq.truth, seq.driving, self.estimator, self.lpips,
+                              masks=seq.masks, rows=rows)
+
+
+def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], seq: _Sequence,
+                 ks: list[int], seed: int, baselines: bool, scorer: _Scorer, rows, say,
+                 fast: dict | None = None) -> dict:
+    """{(method, K): scores} of the model and (baselines) copy / limb-warp on one sequence."""
+    from v2vtool.metrics.limb_warp import limb_warp
+    from v2vtool.synthesis.stream import Synthesizer, make_fit
+
+    size = config.generator.size
+    out = {}
+    for k in ks:
+        say(f"K={k}")
+        idx = example_frames[:k]
+        images = [ex_clip.frame(i) for i in idx]
+        kps = [ex_clip.keypoints[i] for i in idx]
+        torch.manual_seed(seed)
+        synth = Synthesizer(generator, config, images, kps, seed=seed, **(fast or {}))
+        gen = [f.image for f in synth.run(seq.frames, driver_size=seq.size, retarget=False)]
+        out[("model", k)] = scorer(gen, seq, rows)
+        if not baselines:
+            continue
+        ex_img = synth.examples.images
+        ex_pose = [_pose(f) for f in synth.examples.keypoints]
+        masks = []
+        for i, kp in zip(idx, kps):
+            m = ex_clip.mask(i)
+            efit = make_fit("pose", config.data, ex_clip.size, size, [kp])
+            masks.append(efit.label(m) if m is not None else np.full(size[::-1], 255, np.uint8))
+        near = [_nearest(ex_pose, d) for d in seq.driving]
+        copy = [ex_img[j] for j in near]
+        warp = [limb_warp(ex_img[j], ex_pose[j], masks[j], d)
+                for j, d in zip(near, seq.driving)]
+        out[("copy", k)] = scorer(copy, seq, rows)
+        out[("limb-warp", k)] = scorer(warp, seq, rows)
     return out
+
+
+def drift_motion(dataset: Path, driver_identity: str, index: int, seed: int, frames: int
+                 ) -> list:
+    """The long driver of protocol item `index`: the body of its driver clip's identity dancing
+    a fresh procedural dance of `frames` frames (data/synth/motion.py), drawn from
+    default_rng([seed, index, 1]); keypoint Frames in the dataset's pixels."""
+    from v2vtool.data.synth import dance_keypoints
+
+    people = dance_keypoints(dataset, driver_identity, frames,
+                             np.random.default_rng([seed, index, 1]))
+    return [[p] for p in people]
 
 
 def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.PathLike,
                        ks: list[int], seed: int = 0, max_frames: int | None = None,
                        keynet_dir: str | os.PathLike | None = None, baselines: bool = True,
-                       progress: Callable[[str], None] | None = None, amp: str = "auto",
+                       progress: Callable[[str], None] | None = None,
+                       drift_frames: int = DRIFT_FRAMES, amp: str = "auto",
                        compile: bool = False) -> dict:
     """Run the protocol (module docstring) with an in-memory generator; returns the result dict.
-    amp / compile: the synthesis fast path (`v2vtool.models.fastpath`; "auto" = as `v2v
-    synthesize` runs by default)."""
-    from v2vtool.data.synth import render_identity
-    from v2vtool.synthesis.stream import REFERENCE_FRAMES, Synthesizer, make_fit
-    from v2vtool.metrics.limb_warp import limb_warp
 
+    max_frames cuts the regular drivers only; drift_frames (0: none) is the length of the long
+    drift driver, which is generated, not cut from a clip. amp / compile: the synthesis fast
+    path (`v2vtool.models.fastpath`; "auto" = as `v2v synthesize` runs by default)."""
+    from v2vtool.models.fastpath import fast_path
     dataset = Path(dataset)
     cfg = config.generator
     if cfg.kind != "pose":
         raise UserError(f"benchmark: the checkpoint is a {cfg.kind!r} model; the procedural "
                         "benchmark drives pose models")
-    size = (cfg.width, cfg.height)
     skipped: dict = {}
     try:
         from v2vtool.metrics.keypoint_net import load_keypoint_estimator
@@ -168,60 +281,69 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
         lp = load_lpips("alex")
     except MetricUnavailable as exc:
         lp, skipped["lpips"] = None, str(exc)
+    scorer = _Scorer(estimator, lp)
+    fast = {"amp": amp, "compile": compile}
     items = plan(dataset, ks, seed)
-    per_item = []
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
-    fast = None
+    per_item = []
     for it in items:
         ex_clip, drv_clip = Clip(dataset / it["example_clip"]), Clip(dataset / it["driver_clip"])
         if ex_clip.size[0] != ex_clip.size[1]:
             raise UserError(f"{ex_clip.path}: benchmark clips must be square")
         n = len(drv_clip) if max_frames is None else min(max_frames, len(drv_clip))
-        drv_frames = [[main_person(f)] for f in drv_clip.keypoints[:n]]
-        src = drv_clip.size
-        fit = make_fit("pose", config.data, src, size, drv_frames[:REFERENCE_FRAMES])
-        truth = [fit.image(img) for img, _ in
-                 render_identity(dataset, it["identity"], drv_frames, src[0])]
-        driving = [_pose(fit.keypoints(f)) for f in drv_frames]
-        rows = {("truth", 0): score_sequence(truth, truth, driving, estimator, lp)}
-        for k in ks:
-            say(f"{it['identity']} K={k}")
-            idx = it["example_frames"][:k]
-            images = [ex_clip.frame(i) for i in idx]
-            kps = [ex_clip.keypoints[i] for i in idx]
-            torch.manual_seed(seed)
-            synth = Synthesizer(generator, config, images, kps, seed=seed, amp=amp,
-                                compile=compile)
-            fast = synth.fast.describe()
-            gen = [f.image for f in synth.run(drv_frames, driver_size=src, retarget=False)]
-            rows[("model", k)] = score_sequence(gen, truth, driving, estimator, lp)
-            if baselines:
-                ex_img = synth.examples.images
-                ex_pose = [_pose(f) for f in synth.examples.keypoints]
-                masks = []
-                for i, kp in zip(idx, kps):
-                    m = ex_clip.mask(i)
-                    efit = make_fit("pose", config.data, ex_clip.size, size, [kp])
-                    masks.append(efit.label(m) if m is not None else
-                                 np.full(size[::-1], 255, np.uint8))
-                near = [_nearest(ex_pose, d) for d in driving]
-                copy = [ex_img[j] for j in near]
-                warp = [limb_warp(ex_img[j], ex_pose[j], masks[j], d)
-                        for j, d in zip(near, driving)]
-                rows[("copy", k)] = score_sequence(copy, truth, driving, estimator, lp)
-                rows[("limb-warp", k)] = score_sequence(warp, truth, driving, estimator, lp)
+        seq = _sequence(config, dataset, it["identity"],
+                        [[main_person(f)] for f in drv_clip.keypoints[:n]], drv_clip.size)
+        rows = {("truth", 0): scorer(seq.truth, seq, sequence_rows())}
+        rows.update(_run_methods(generator, config, ex_clip, it["example_frames"], seq, ks,
+                                 seed, baselines, scorer, sequence_rows(),
+                                 lambda s: say(f"{it['identity']} {s}"), fast))
         per_item.append({**it, "frames": n, "scores": [
             {"method": m, "k": k, **v} for (m, k), v in rows.items()]})
-    return {"format": FORMAT, "dataset": str(dataset), "seed": seed, "ks": ks,
-            "size": list(size), "pose_reference_height": REFERENCE_HEIGHT,
-            "pose_estimator": None if estimator is None else "keynet",
-            "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped,
-            "fast_path": fast, "seconds": round(time.perf_counter() - t0, 2)}
+    res = {"format": FORMAT, "dataset": str(dataset), "seed": seed, "ks": ks,
+           "size": list(cfg.size), "pose_reference_height": REFERENCE_HEIGHT,
+           "pose_estimator": None if estimator is None else "keynet",
+           "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped,
+           "fast_path": fast_path(next(generator.parameters()).device, amp, "auto", compile,
+                                  cfg.height * cfg.width).describe()}
+    if drift_frames:
+        res["drift"] = _drift(generator, config, dataset, items, ks, seed, baselines, scorer,
+                              drift_frames, say, fast)
+    res["seconds"] = round(time.perf_counter() - t0, 2)
+    return res
 
 
-def aggregate(per_item: list[dict]) -> list[dict]:
-    """Mean of every metric over identities, one row per (method, K)."""
+def _drift(generator, config, dataset: Path, items: list[dict], ks: list[int], seed: int,
+           baselines: bool, scorer: _Scorer, frames: int, say, fast: dict | None = None
+           ) -> dict:
+    """The drift protocol: per item, the model and baselines on a long generated driver,
+    scored per quarter (after the regular protocol, so its numbers do not depend on this)."""
+    if frames < QUARTERS:
+        raise UserError(f"--drift-frames {frames}: needs at least {QUARTERS} frames (or 0)")
+    from v2vtool.data.synth import read_manifest
+
+    side = int(read_manifest(dataset)["size"])
+    per_item = []
+    for index, it in enumerate(items):
+        driver = Clip(dataset / it["driver_clip"]).meta["identity"]
+        seq = _sequence(config, dataset, it["identity"],
+                        drift_motion(dataset, driver, index, seed, frames), (side, side))
+        rows = _run_methods(generator, config, Clip(dataset / it["example_clip"]),
+                            it["example_frames"], seq, ks, seed, baselines, scorer,
+                            drift_rows(), lambda s: say(f"{it['identity']} drift {s}"), fast)
+        per_item.append({"identity": it["identity"], "example_clip": it["example_clip"],
+                         "example_frames": it["example_frames"], "driver_identity": driver,
+                         "frames": frames, "scores": [
+                             {"method": m, "k": k, **v} for (m, k), v in rows.items()]})
+    return {"frames": frames, "motion": "procedural dance of the driver clip's identity "
+            "(data/synth/motion.py), drawn from default_rng([seed, item, 1])",
+            "rows": aggregate(per_item, columns(drift_rows())), "per_identity": per_item}
+
+
+def aggregate(per_item: list[dict], cols: list[Column] | None = None) -> list[dict]:
+    """Mean of every column (default: the regular protocol's) over identities, one row per
+    (method, K)."""
+    keys = [c.key for c in (cols if cols is not None else columns())]
     groups: dict = {}
     for it in per_item:
         for s in it["scores"]:
@@ -230,7 +352,7 @@ def aggregate(per_item: list[dict]) -> list[dict]:
     rows = []
     for (m, k), ss in sorted(groups.items(), key=lambda x: (order.get(x[0][0], 9), x[0][1])):
         row = {"method": m, "k": k, "identities": len(ss)}
-        for key in METRICS + ("warp_error_truth",):
+        for key in keys:
             vals = [s[key] for s in ss if s.get(key) is not None]
             if vals:
                 row[key] = float(np.mean(vals))
@@ -240,11 +362,12 @@ def aggregate(per_item: list[dict]) -> list[dict]:
 
 def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks: list[int],
                   seed: int = 0, max_frames: int | None = None, fid_weights=None,
-                  device: str = "cpu", console=None, keynet_dir=None, amp: str = "auto",
+                  device: str = "cpu", console=None, keynet_dir=None,
+                  drift_frames: int = DRIFT_FRAMES, amp: str = "auto",
                   compile: bool = False) -> dict:
     """Load a checkpoint and run the protocol (the library function behind the CLI)."""
     from v2vtool.metrics.evaluate import versions
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     dataset = Path(dataset)
     if not (dataset / "manifest.json").is_file():
@@ -255,7 +378,8 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
         status.start()
     try:
         res = evaluate_generator(loaded.generator, loaded.config, dataset, ks, seed, max_frames,
-                                 keynet_dir=keynet_dir, amp=amp, compile=compile,
+                                 keynet_dir=keynet_dir, drift_frames=drift_frames,
+                                 amp=amp, compile=compile,
                                  progress=(lambda s: status.update(f"benchmark: {s}"))
                                  if status is not None else None)
     finally:
@@ -269,20 +393,36 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
     return res
 
 
-def print_benchmark(res: dict, console) -> None:
+def _table(title: str, caption: str, rows: list[dict], cols: list[Column]):
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
-              caption=f"{res['dataset']}; pose = pose error in px at "
-                      f"{res['pose_reference_height']} px height, miss = missing-joint rate")
-    cols = [c for c in METRICS + ("warp_error_truth",) if any(c in r for r in res["rows"])]
+    # compact (one space between columns): the eleven columns fit an 80-column terminal
+    t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
+    cols = [c for c in cols if any(c.key in r for r in rows)]
     t.add_column("method", no_wrap=True, min_width=9)
     t.add_column("K", justify="right")
     for c in cols:
-        t.add_column(SHORT.get(c, c), justify="right")
-    for r in res["rows"]:
+        t.add_column(c.label, justify="right")
+    for r in rows:
         t.add_row(r["method"], str(r["k"]) if r["k"] else "-",
-                  *[f"{r[c]:.3g}" if c in r else "-" for c in cols])
-    console.print(t)
+                  *[f"{r[c.key]:.3g}" if c.key in r else "-" for c in cols])
+    return t
+
+
+def print_benchmark(res: dict, console) -> None:
+    console.print(_table(
+        f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
+        f"{res['dataset']}; pose = pose error in px at {res['pose_reference_height']} px "
+        "height, miss = missing-joint rate; person = PSNR inside the true person mask, ghost "
+        "= L1 outside it (dilated)", res["rows"], columns()))
+    drift = res.get("drift")
+    if drift:
+        cols = columns(drift_rows())
+        cols = [c for c in cols if c.key != "psnr_drift"] + [c for c in cols
+                                                              if c.key == "psnr_drift"]
+        console.print(_table(
+            f"drift ({drift['frames']}-frame driver)", "PSNR per quarter of the frames; "
+            "drift = last quarter - first (dB)", drift["rows"], cols))
     for k, why in res.get("skipped", {}).items():
         console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)

@@ -12,24 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from v2vtool.errors import UserError
-
-SEMANTIC_KINDS = ("pose", "face", "edges", "segmentation")
-
-
-def semantic_channels(kind: str, n_classes: int = 20) -> int:
-    """Channels of the semantic map fed to the networks for a semantic kind.
-
-    pose: OpenPose-style coloured limb map (RGB); face: landmark sketch (1 edge channel);
-    edges: Canny edges (1); segmentation: one-hot label map (n_classes).
-    """
-    if kind == "pose":
-        return 3
-    if kind in ("face", "edges"):
-        return 1
-    if kind == "segmentation":
-        return n_classes
-    raise UserError(f"unknown semantic kind {kind!r} (expected one of {', '.join(SEMANTIC_KINDS)})")
-
+from v2vtool.semantics.kinds import get_kind
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -62,7 +45,14 @@ class GeneratorConfig:
 
     @property
     def semantic_nc(self) -> int:
-        return semantic_channels(self.kind, self.n_classes)
+        """Channels of the semantic map fed to the networks (from the kind's registry record:
+        pose 3, face 1, edges 1, segmentation n_classes)."""
+        return get_kind(self.kind).channels(self.n_classes)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The model's frame size (width, height), as images and views take it."""
+        return self.width, self.height
 
 
 @dataclass(frozen=True)
@@ -174,40 +164,36 @@ def _dataclass_type(cls, name: str):
 
 
 # Presets: small diffs on the defaults. `tiny` runs on a CPU; the others are the paper's sizes.
+# The paper-sized networks the three full presets share; each preset adds its own diff.
+_PAPER_GENERATOR = dict(ngf=32, n_downsample=5, max_channels=1024, n_adaptive_layers=4,
+                        spade_hidden=128, attention_channels=128, flow_ngf=32,
+                        flow_n_downsample=3, flow_n_blocks=6, flow_max_channels=256)
+_PAPER_DISCRIMINATOR = dict(ndf=64, n_layers=3, n_scales=2)
+_PAPER_TRAIN = dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
+                    single_frame_steps=50000, seq_double_every=20000)
+_GPU_WORKERS = 8  # data loader processes per GPU: decoding, rendering and DIS flow run there
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {},
     "pose-256": {
-        "generator": dict(kind="pose", height=512, width=256, ngf=32, n_downsample=5,
-                          max_channels=1024, n_adaptive_layers=4, spade_hidden=128,
-                          attention_channels=128, composition="spade_combine",
-                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
-                          flow_max_channels=256),
-        "discriminator": dict(ndf=64, n_layers=3, n_scales=2, face=True),
-        "data": dict(workers=8),
-        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
-                      single_frame_steps=50000, seq_double_every=20000),
+        "generator": dict(_PAPER_GENERATOR, kind="pose", height=512, width=256,
+                          composition="spade_combine"),
+        "discriminator": dict(_PAPER_DISCRIMINATOR, face=True),
+        "data": dict(workers=_GPU_WORKERS),
+        "train": _PAPER_TRAIN,
     },
     "face-256": {
-        "generator": dict(kind="face", height=256, width=256, ngf=32, n_downsample=5,
-                          max_channels=1024, n_adaptive_layers=4, spade_hidden=128,
-                          attention_channels=128, composition="spade_combine",
-                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
-                          flow_max_channels=256),
-        "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
-        "data": dict(crop=False, example_window=300, workers=8),
-        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
-                      single_frame_steps=50000, seq_double_every=20000),
+        "generator": dict(_PAPER_GENERATOR, kind="face", height=256, width=256,
+                          composition="spade_combine"),
+        "discriminator": _PAPER_DISCRIMINATOR,
+        "data": dict(crop=False, example_window=300, workers=_GPU_WORKERS),
+        "train": _PAPER_TRAIN,
     },
     "street-512": {
-        "generator": dict(kind="segmentation", n_classes=20, height=256, width=512, ngf=32,
-                          n_downsample=5, max_channels=1024, n_adaptive_layers=4,
-                          spade_hidden=128, attention_channels=128, warp_ref=False,
-                          flow_ngf=32, flow_n_downsample=3, flow_n_blocks=6,
-                          flow_max_channels=256),
-        "discriminator": dict(ndf=64, n_layers=3, n_scales=2),
-        "data": dict(crop=False, flip=True, example_window=300, workers=8),
-        "train": dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
-                      single_frame_steps=50000, seq_double_every=20000),
+        "generator": dict(_PAPER_GENERATOR, kind="segmentation", n_classes=20, height=256,
+                          width=512, warp_ref=False),
+        "discriminator": _PAPER_DISCRIMINATOR,
+        "data": dict(crop=False, flip=True, example_window=300, workers=_GPU_WORKERS),
+        "train": _PAPER_TRAIN,
     },
 }
 

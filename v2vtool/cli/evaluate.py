@@ -101,11 +101,18 @@ def evaluate(
     k: str = typer.Option("1,2,4", "--k", help="Comma-separated K values (--benchmark)."),
     seed: int = typer.Option(0, "--seed", help="Protocol seed (--benchmark)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Driver frames per "
-                                             "identity (--benchmark; default: whole clip)."),
+                                             "identity of the regular rows (--benchmark; "
+                                             "default: whole clip); the drift driver keeps "
+                                             "its --drift-frames."),
+    drift_frames: int = typer.Option(120, "--drift-frames", min=0, help="Length of the long "
+                                     "generated driver per identity whose PSNR is reported "
+                                     "per quarter (--benchmark; 0: skip the drift rows)."),
     extra: Optional[list[str]] = typer.Argument(None, hidden=True),
 ) -> None:
-    """Score a generated video: reconstruction (PSNR/SSIM/L1/LPIPS), FID, temporal consistency
-    (flow-warping error) and pose error, as far as the inputs allow; or run the benchmark."""
+    """Score a generated video: reconstruction (PSNR/SSIM/L1/LPIPS; PSNR per quarter of the
+    video; with a --real clip dir's person masks: PSNR inside the person and the error outside
+    it), FID, temporal consistency (flow-warping error) and pose error, as far as the inputs
+    allow; or run the benchmark."""
     if compare:
         console.print(compare_reports(list(compare) + [Path(e) for e in (extra or [])]))
         return
@@ -117,7 +124,7 @@ def evaluate(
         if checkpoint is None:
             raise UserError("--benchmark needs --checkpoint")
         res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed, max_frames=max_frames,
-                            fid_weights=fid_weights, console=console)
+                            fid_weights=fid_weights, console=console, drift_frames=drift_frames)
         print_benchmark(res, console)
         _write_json(res, json_out)
         return

@@ -14,13 +14,10 @@ from rich.table import Table
 
 from v2vtool.cli.app import app, command, console
 from v2vtool.errors import UserError
+from v2vtool.semantics.kinds import KINDS, get_kind
 
-
-class Kind(str, Enum):
-    pose = "pose"
-    face = "face"
-    edges = "edges"
-    segmentation = "segmentation"
+# --kind choices: every kind of the registry (semantics/kinds.py)
+Kind = Enum("Kind", {name: name for name in KINDS}, type=str)
 
 
 HELP = (
@@ -63,7 +60,7 @@ def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: fl
 
     targets: dict[Path, Path] = {}
     for src in inputs:
-        with open_video(src, fps=fps, mode="ids" if kind == "segmentation" else "rgb"):
+        with open_video(src, fps=fps, mode=get_kind(kind).input_mode):
             pass
         target = output_dir(src, out)
         if target in targets:
@@ -78,7 +75,8 @@ def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: fl
 def extract(
     inputs: List[Path] = typer.Argument(..., metavar="INPUT...",
                                         help="Videos, folders of PNG/JPG frames, or images."),
-    kind: Kind = typer.Option(..., "--kind", "-k", help="What to extract."),
+    kind: Kind = typer.Option(..., "--kind", "-k", help="What to extract: " + "; ".join(
+        f"{k.name}: {k.summary}" for k in KINDS.values()) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one clip dir per input."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing clip dirs."),
     no_smooth: bool = typer.Option(False, "--no-smooth",
@@ -98,7 +96,7 @@ def extract(
 ) -> None:
     from v2vtool.semantics.extract import extract_clip, extract_many
 
-    if images is not None and (kind != Kind.segmentation or len(inputs) != 1):
+    if images is not None and (get_kind(kind.value).input_mode != "ids" or len(inputs) != 1):
         raise UserError("--images: only with --kind segmentation and a single input")
     out_created = not out.exists()
     if out.exists() and not out.is_dir():

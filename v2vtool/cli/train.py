@@ -68,16 +68,14 @@ def train_cmd(
     """Train a few-shot vid2vid generator on clip directories."""
     from v2vtool.config import apply_overrides, preset
     from v2vtool.training import TrainingInterrupted, train
+    from v2vtool.training.loop import check_budget
 
     extra = [a for a in ctx.args]
     bad = [a for a in extra if a.startswith("-")]
     if bad:
         raise UserError(f"unknown option {bad[0]!r}")
     data = list(data) + [Path(a) for a in extra]
-    if minutes is not None and minutes <= 0:
-        raise UserError("--minutes must be > 0")
-    if steps is not None and steps < 1:
-        raise UserError("--steps must be >= 1")
+    check_budget(steps, minutes)
     if nproc < 1:
         raise UserError("--nproc must be >= 1")
     cfg = apply_overrides(preset(preset_name), sets)

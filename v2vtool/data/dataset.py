@@ -9,9 +9,9 @@ through one augmentation `View` (person-centred crop, flip) and one colour jitte
      "flow": (T, 2, H, W) px (t -> t-1, zero at t = 0), "flow_conf": (T, 1, H, W) {0, 1},
      "face_boxes": (T, 4) px (pose with keypoints; for the face discriminator), "clip": () long}
 
-Semantic maps of kinds pose / face are rendered from keypoints.jsonl at the training
-resolution with the shared renderer (`v2vtool.semantics.render`); edges / segmentation maps
-(and pose / face clips without keypoints) are read from semantics/ and resized (nearest).
+Semantic maps of keypoint kinds (pose / face) are rendered from keypoints.jsonl at the training
+resolution with the kind's renderer (`v2vtool.semantics.kinds`); other maps (and keypoint clips
+without keypoints) are read from semantics/ and resized (nearest).
 
 A sample is a pure function of its key `(clip, K, T, seed)`. `FewShotBatchSampler` emits the
 keys of training step s (K and T fixed per batch, T from the progressive schedule, clips from a
@@ -35,7 +35,7 @@ from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
 from v2vtool.data.flow import FlowEstimator, sequence_flow
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
-from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
+from v2vtool.semantics.kinds import get_kind
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,9 @@ class FewShotDataset(Dataset):
                  augment: bool = True, with_flow: bool = True):
         self.entries = entries
         self.kind = gen_cfg.kind
+        self.spec = get_kind(gen_cfg.kind)
         self.n_classes = gen_cfg.n_classes
-        self.size = (gen_cfg.width, gen_cfg.height)
+        self.size = gen_cfg.size
         self.cfg = data_cfg
         self.augment = augment
         self.with_flow = with_flow
@@ -173,11 +174,11 @@ class FewShotDataset(Dataset):
         return [int(e) for e in examples], targets, flip, jitter
 
     def _semantic(self, clip: Clip, i: int, view: View) -> torch.Tensor:
-        if self.kind in ("pose", "face") and clip.has_keypoints:
-            arr = render_keypoints(self.kind, view.keypoints(clip.keypoints[i]), self.size)
+        if self.spec.keypoints and clip.has_keypoints:
+            arr = self.spec.render(view.keypoints(clip.keypoints[i]), self.size)
         else:
             arr = view.label(clip.semantic(i))
-        return semantic_to_tensor(arr, self.kind, self.n_classes)
+        return self.spec.to_tensor(arr, self.n_classes)
 
     def __getitem__(self, key) -> dict[str, torch.Tensor]:
         # Per-sample tensors are small: torch's intra-op thread pool only adds overhead here
@@ -193,7 +194,7 @@ class FewShotDataset(Dataset):
     def _load(self, key: SampleKey) -> dict[str, torch.Tensor]:
         clip = self.clip(key.clip)
         examples, targets, flip, jitter = self.indices(key)
-        use_crop = self.cfg.crop and self.kind == "pose" and clip.has_keypoints
+        use_crop = self.cfg.crop and self.spec.body and clip.has_keypoints
         kp = [clip.keypoints[i] for i in examples + targets] if use_crop else None
         view = make_view(clip.size, self.size, kp, use_crop, self.cfg.crop_scale, flip)
         ex_rgb = [view.image(clip.frame(i)) for i in examples]
@@ -205,7 +206,7 @@ class FewShotDataset(Dataset):
             "semantics": torch.stack([self._semantic(clip, i, view) for i in targets]),
             "clip": torch.tensor(key.clip),
         }
-        if self.kind == "pose" and clip.has_keypoints:
+        if self.spec.body and clip.has_keypoints:
             sample["face_boxes"] = face_boxes([view.keypoints(clip.keypoints[i]) for i in targets])
         if self.with_flow:
             if self._flow is None:
@@ -216,7 +217,7 @@ class FewShotDataset(Dataset):
 
 def face_boxes(frames: list) -> torch.Tensor:
     """(T, 4) face boxes (x0, y0, x1, y1) of the tallest person per frame (zeros: none)."""
-    from v2vtool.models.discriminators import face_boxes_from_pose
+    from v2vtool.data.face_boxes import face_boxes_from_pose
 
     poses = np.zeros((len(frames), 25, 3), np.float32)
     for t, frame in enumerate(frames):

@@ -3,12 +3,15 @@ train / synthesize / evaluate read.
 
     CLIP/
       meta.json          {"format": "v2v-clip/1", "kind", "fps", "width", "height",
-                          "frame_count", "source", "extractor", "extractor_version", "settings",
-                          "detection_rate", "frames_detected", "v2vtool_version", ...extras}
+                          "frame_count", "semantic_channels", "source", "extractor",
+                          "extractor_version", "settings", "detection_rate",
+                          "frames_detected", "v2vtool_version", ...extras}
       frames/000000.png  RGB frames
       keypoints.jsonl    OpenPose objects, one line per frame (kinds pose and face)
-      semantics/000000.png  rendered semantic map: RGB limb map (pose), gray sketch (face,
-                          edges), or 8-bit class ids (segmentation)
+      semantics/000000.png  the semantic map: RGB limb map (pose), gray sketch (face, edges)
+                          or 8-bit class ids (segmentation); "semantic_channels" (3 or 1)
+                          in meta.json says how to read it back (older clips: the kind's
+                          record in semantics/kinds.py)
       masks/000000.png   person mask, 0/255 (where the kind has one)
 
 `ClipWriter` streams frames into a temporary directory and renames it on `close()`, so an
@@ -29,6 +32,7 @@ from PIL import Image
 from v2vtool import __version__
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, frame_to_dict, read_jsonl
+from v2vtool.semantics.kinds import get_kind
 
 CLIP_FORMAT = "v2v-clip/1"
 
@@ -89,10 +93,17 @@ class Clip:
         """(H, W, 3) uint8 RGB."""
         return _read_png(self.path / "frames" / frame_name(i), "RGB")
 
+    @cached_property
+    def semantic_channels(self) -> int:
+        """Channels of the stored maps: meta.json's record, else the kind's (older clips)."""
+        channels = self.meta.get("semantic_channels")
+        return int(channels) if channels is not None else get_kind(self.kind).stored_channels
+
     def semantic(self, i: int) -> np.ndarray:
-        """(H, W, 3) uint8 for pose, (H, W) uint8 otherwise (class ids for segmentation)."""
+        """(H, W, 3) uint8 for 3-channel maps (pose), (H, W) uint8 otherwise (class ids for
+        segmentation)."""
         return _read_png(self.path / "semantics" / frame_name(i),
-                         "RGB" if self.kind == "pose" else "L")
+                         "RGB" if self.semantic_channels == 3 else "L")
 
     def mask(self, i: int) -> np.ndarray | None:
         p = self.path / "masks" / frame_name(i)
@@ -126,6 +137,7 @@ class ClipWriter:
         self.count = 0
         self.detected = 0
         self.size: tuple[int, int] | None = None
+        self.semantic_channels: int | None = None
         self._kp = None
 
     def add(self, frame: np.ndarray, keypoints: Frame | None = None,
@@ -137,6 +149,15 @@ class ClipWriter:
         name = frame_name(self.count)
         Image.fromarray(frame).save(self.tmp / "frames" / name, compress_level=1)
         if semantic is not None:
+            channels = 1 if semantic.ndim == 2 else int(semantic.shape[2])
+            if channels not in (1, 3):
+                raise ValueError(f"semantic map of shape {semantic.shape}: need (H, W) or "
+                                 "(H, W, 3)")
+            if self.semantic_channels is None:
+                self.semantic_channels = channels
+            elif channels != self.semantic_channels:
+                raise ValueError(f"semantic map with {channels} channels after maps with "
+                                 f"{self.semantic_channels}")
             Image.fromarray(semantic).save(self.tmp / "semantics" / name, compress_level=1)
         if mask is not None:
             Image.fromarray(mask).save(self.tmp / "masks" / name, compress_level=1)
@@ -157,6 +178,8 @@ class ClipWriter:
         w, h = self.size
         full = {"format": CLIP_FORMAT, "kind": self.kind, "fps": self.fps, "width": w,
                 "height": h, "frame_count": self.count, "v2vtool_version": __version__}
+        if self.semantic_channels is not None:
+            full["semantic_channels"] = self.semantic_channels
         if self._kp is not None:
             full["frames_detected"] = self.detected
             full["detection_rate"] = self.detected / self.count

@@ -107,15 +107,19 @@ def frame_to_dict(frame: Frame) -> dict:
     return {"version": OPENPOSE_VERSION, "people": people}
 
 
-def read_openpose_json(path: str | os.PathLike) -> Frame:
-    path = Path(path)
+def _read_json(path: Path):
+    """A whole JSON file; UserError naming the file when it is missing or not JSON."""
     try:
-        obj = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
-    return frame_from_dict(obj, str(path))
+
+
+def read_openpose_json(path: str | os.PathLike) -> Frame:
+    path = Path(path)
+    return frame_from_dict(_read_json(path), str(path))
 
 
 def write_openpose_json(path: str | os.PathLike, frame: Frame) -> None:
@@ -161,12 +165,7 @@ def write_jsonl(path: str | os.PathLike, frames: Iterable[Frame]) -> None:
 def read_dlib68(path: str | os.PathLike) -> Frame:
     """A dlib-style landmark file: a JSON list of 68 [x, y] pairs (or [] for no face)."""
     path = Path(path)
-    try:
-        pts = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    pts = _read_json(path)
     if not pts:
         return []
     arr = np.asarray(pts, np.float32)

@@ -14,7 +14,7 @@ How the training loop calls it (one generator forward, then D update, then G upd
     "flow" (B, T, 2, H, W) ground-truth flow t -> t-1 in px, "flow_conf" (B, T, 1, H, W) in
         {0, 1}: needed when the flow / mask terms are on and the sequence has temporal frames
     "face_boxes" (B, T, 4) pixel (x0, y0, x1, y1), zeros = no face: needed with a "face" D
-        (``v2vtool.models.discriminators.face_boxes_from_pose`` on BODY_25 keypoints)
+        (``v2vtool.data.face_boxes.face_boxes_from_pose`` on BODY_25 keypoints)
 
 Terms (LossConfig field -> dict key): generator: gan, feature_matching, temporal_gan,
 temporal_feature_matching (weight ``feature_matching``), face_gan, perceptual (only when
@@ -42,7 +42,7 @@ from v2vtool.losses.gan import d_hinge_loss, g_hinge_loss
 from v2vtool.losses.perceptual import perceptual_loss
 from v2vtool.losses.reconstruction import l1_loss
 from v2vtool.models.discriminators import crop_boxes, valid_boxes
-from v2vtool.models.generator import SequenceOutput
+from v2vtool.models.contract import SequenceOutput
 
 Batch = Mapping[str, torch.Tensor]
 

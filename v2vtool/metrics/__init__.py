@@ -1,6 +1,9 @@
 """Evaluation metrics: pure functions over numpy frames ((H, W, 3) uint8 RGB) and keypoints.
 
+- `table`: THE metric table (one row per score; `v2v evaluate` and the benchmark both run it)
 - `reconstruction`: psnr, ssim (scikit-image), l1
+- `masked`: person_psnr (inside the true person mask), ghost_l1 (outside it, dilated)
+- `drift`: PSNR per quarter of a video, and last - first quarter
 - `perceptual`: LPIPS with locally present backbone weights only (else `MetricUnavailable`)
 - `fid`: Frechet Inception Distance with pytorch-fid's InceptionV3, weights from a local file only
 - `temporal`: flow-warping error (OpenCV DIS flow on reference frames, masked L1)

@@ -1,7 +1,7 @@
-"""Shared helpers of the metrics package: the unavailable-metric error, weight-file lookup."""
+"""Shared helpers of the metrics package: the unavailable-metric error, weight-file lookup,
+frame checks."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -39,17 +39,6 @@ def find_weight_file(file_name: str, explicit: str | os.PathLike | None = None,
         if c.is_file():
             return c
     return None
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def as_uint8_rgb(img: np.ndarray, name: str = "image") -> np.ndarray:

@@ -36,13 +36,13 @@ class ExtractPoseEstimator:
     joints = EXTRACT_JOINTS
 
     def __init__(self):
-        try:
-            from v2vtool.semantics.extract import get_extractor
-        except ImportError as exc:
-            raise MetricUnavailable(f"pose error unavailable: the extract pose estimator "
-                                    f"cannot be imported ({exc})") from None
+        from v2vtool.semantics.kinds import get_extractor
+
         try:
             self._ex = get_extractor("pose")
+        except ImportError as exc:  # mediapipe missing or broken
+            raise MetricUnavailable(f"pose error unavailable: the extract pose estimator "
+                                    f"cannot be imported ({exc})") from None
         except UserError as exc:
             raise MetricUnavailable(f"pose error unavailable: {exc}") from None
 

@@ -7,29 +7,32 @@
 Inputs are videos, PNG folders or clip directories; everything is streamed (frames are never
 all held in memory; FID keeps one 2048-d vector per frame). When sizes differ, the real /
 driver frames are resized to the generated size, and driver keypoints scaled with them.
+
+The metrics themselves are the rows of the metric table (metrics/table.py); this module opens
+the inputs and runs the table in four steps, grouped by what the rows need: paired frames
+(reconstruction, + masks), the real set (FID), a flow source (temporal), driving poses (pose).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-import cv2
 import numpy as np
 
 from v2vtool import __version__
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
-from v2vtool.io.keypoints import main_person, read_jsonl, read_openpose_dir
-from v2vtool.metrics.common import MetricUnavailable, sha256_file
-from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
-from v2vtool.metrics.reconstruction import l1, psnr, ssim
+from v2vtool.io.keypoints import main_person
+from v2vtool.metrics.common import MetricUnavailable
+from v2vtool.metrics.frames import FrameSource, driver_frames, hash_path
+from v2vtool.metrics.pose import REFERENCE_HEIGHT
 from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses, synthesis_view
-from v2vtool.metrics.temporal import warp_error
+from v2vtool.metrics import table
+from v2vtool.metrics.table import Inputs, PoseInputs, score
 
 log = logging.getLogger(__name__)
 
@@ -60,88 +63,47 @@ def versions() -> dict:
     return out
 
 
-def hash_path(path: str | os.PathLike) -> str:
-    """sha256 of a file, or of a folder's (relative name, file sha256) list."""
-    p = Path(path)
-    if p.is_file():
-        return sha256_file(p)
-    h = hashlib.sha256()
-    for f in sorted(q for q in p.rglob("*") if q.is_file()):
-        h.update(str(f.relative_to(p)).encode() + b"\0" + sha256_file(f).encode())
-    return h.hexdigest()
+# Why a row was skipped, in the words of the CLI's options (by what it needs).
+NEEDS_HINTS = {
+    "truth": "needs --real (ground-truth frames)",
+    "mask": "needs true person masks (--real as a clip dir with masks/)",
+    "lpips": "needs the LPIPS backbone weights (--lpips-backbone)",
+    "fid": "needs --real (a set of real frames)",
+    "flow": "needs --real or a --driver with frames (flow source)",
+    "poses": "needs --driver (the driving poses)",
+}
 
 
-class FrameSource:
-    """Re-iterable frames of a video / PNG folder / clip dir (each iteration streams anew)."""
+@dataclass
+class _Sources:
+    """The opened inputs of one evaluation."""
 
-    def __init__(self, path: str | os.PathLike, role: str):
-        self.path = Path(path)
-        self.role = role
-        if not self.path.exists():
-            raise UserError(f"{self.path}: --{role}: no such file or directory")
-        self.clip = Clip(self.path) if is_clip_dir(self.path) else None
-        if self.clip is not None:
-            self.count, self.size = len(self.clip), self.clip.size
-        else:
-            from v2vtool.io.video import open_video
+    gen: FrameSource
+    real: FrameSource | None
+    driver: Path | None
+    driver_frames: FrameSource | None  # the driver's pictures (clip dir / video), if any
+    sidecar: dict | None  # the synthesis sidecar next to the generated video
+    driver_keypoints: tuple | None  # (Frames, size) of the driver, read once
+    paired: int  # generated frames paired with the real ones
 
-            with open_video(self.path) as r:
-                self.count, self.size = r.frame_count, tuple(r.size)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        if self.clip is not None:
-            for i in range(len(self.clip)):
-                yield self.clip.frame(i)
-            return
-        from v2vtool.io.video import open_video
-
-        with open_video(self.path) as r:
-            yield from r
-
-    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. the synthesizer's crop
-
-    def resized(self, size: tuple[int, int]) -> Iterator[np.ndarray]:
-        for f in self:
-            if self.transform is not None:
-                f = self.transform(f)
-            if (f.shape[1], f.shape[0]) != tuple(size):
-                f = cv2.resize(f, tuple(size), interpolation=cv2.INTER_AREA)
-            yield f
-
-    def describe(self) -> dict:
-        return {"path": str(self.path), "sha256": hash_path(self.path), "frames": self.count,
-                "size": list(self.size)}
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.gen.size
 
 
-def _take(it, n):
-    for i, x in enumerate(it):
-        if i >= n:
-            return
-        yield x
+def _rows(needs: set[str]) -> list:
+    """The table rows computed from these kinds of inputs (one evaluation step)."""
+    return [m for m in table.METRICS if set(m.needs) <= needs]
 
 
-def driver_frames(path: Path, estimator_factory: Callable | None
-                  ) -> tuple[list, tuple[int, int] | None]:
-    """The driving keypoint Frames and the pixel frame (w, h) they live in (None: unknown).
-
-    Clip dir -> its keypoints.jsonl; .jsonl -> read; folder of OpenPose *.json -> read;
-    a video -> the extract estimator (`estimator_factory()`, BODY_25 only)."""
-    from v2vtool.io.keypoints import Person
-
-    if is_clip_dir(path):
-        clip = Clip(path)
-        if not clip.has_keypoints:
-            raise MetricUnavailable(f"pose error skipped: {path} has no keypoints.jsonl")
-        return clip.keypoints, clip.size
-    if path.suffix == ".jsonl":
-        return read_jsonl(path), None
-    if path.is_dir() and any(path.glob("*.json")):
-        return read_openpose_dir(path), None
-    if estimator_factory is None:
-        raise MetricUnavailable("pose error skipped: driver is a video and no pose estimator")
-    est = estimator_factory()
-    src = FrameSource(path, "driver")
-    return [[] if p is None else [Person(pose=p)] for p in (est(f) for f in src)], src.size
+def _report(rep: EvaluationReport, scores) -> None:
+    """Values into the report; skipped rows with the reason (a reason already given, e.g. a
+    missing weights file, is kept)."""
+    rep.metrics.update(scores.values)
+    why = {**{n: NEEDS_HINTS[lacking[0]] for n, lacking in scores.missing.items()},
+           **scores.skipped}
+    for name, reason in why.items():
+        rep.skipped.setdefault(name, reason)
 
 
 def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None = None,
@@ -154,13 +116,23 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
     """Compute every metric the inputs allow; list the others in `skipped` with the reason."""
     say = progress or (lambda s: None)
     rep = EvaluationReport(versions=versions())
+    src = _open(generated, real, driver, rep)
+    _align_to_synthesis(src, rep)
+    _pair(src, rep)
+    _reconstruction(src, rep, lpips_backbone, device, say)
+    _fid(src, rep, fid_weights, device, say)
+    _temporal(src, rep, say)
+    _pose(src, rep, pose_estimator, keynet_dir, reference_height, say)
+    return rep
+
+
+def _open(generated, real, driver, rep: EvaluationReport) -> _Sources:
     gen = FrameSource(generated, "generated")
-    size = gen.size
     rep.inputs["generated"] = gen.describe()
     real_src = FrameSource(real, "real") if real is not None else None
     drv_src = None
-    if driver is not None:
-        dp = Path(driver)
+    dp = Path(driver) if driver is not None else None
+    if dp is not None:
         if not dp.exists():
             raise UserError(f"{dp}: --driver: no such file or directory")
         rep.inputs["driver"] = {"path": str(dp), "sha256": hash_path(dp)}
@@ -170,136 +142,159 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
     if side is not None and (side.get("output") or {}).get("side_by_side"):
         raise UserError(f"{generated}: a --side-by-side panel video (per its sidecar); score "
                         "the plain output of `v2v synthesize` instead")
-    drv_kp = None  # (frames, size) of the driver's keypoints, read once
-    if side is not None and driver is not None:
-        try:
-            drv_kp = driver_frames(Path(driver), None)
-            if drv_kp[1] is not None:
-                fit = synthesis_view(side, drv_kp[0], drv_kp[1])[0]
-                for src in (real_src, drv_src):
-                    if src is not None and tuple(src.size) == tuple(drv_kp[1]):
-                        src.transform = fit.image
-                        rep.notes.append(f"{src.role} frames cropped like the driver in "
-                                         "synthesis (sidecar)")
-        except MetricUnavailable:
-            drv_kp = None
-        if real_src is not None and (side.get("retarget") or {}).get("applied"):
-            rep.notes.append("synthesis retargeted the driver to the examples' body: frames "
-                             "rendered on the raw driver motion are not its exact target "
-                             "(synthesize without retargeting for a truth comparison)")
-    n = gen.count
-    if real_src is not None:
-        rep.inputs["real"] = real_src.describe()
-        if real_src.size != size:
-            rep.notes.append(f"real frames resized from {real_src.size} to {size}")
-        if real_src.count != gen.count:
-            rep.notes.append(f"frame counts differ (generated {gen.count}, real "
-                             f"{real_src.count}): the first {min(gen.count, real_src.count)} "
-                             "are paired")
-        n = min(n, real_src.count)
+    return _Sources(gen, real_src, dp, drv_src, side, None, gen.count)
 
-    # reconstruction (+ LPIPS)
-    if real_src is None:
-        for m in ("psnr", "ssim", "l1", "lpips"):
-            rep.skipped[m] = "needs --real (ground-truth frames)"
+
+def _align_to_synthesis(src: _Sources, rep: EvaluationReport) -> None:
+    """With a synthesis sidecar: crop real / driver frames as the synthesizer cropped the
+    driver, so they line up with the generated frames."""
+    side = src.sidecar
+    if side is None or src.driver is None:
+        return
+    try:
+        src.driver_keypoints = driver_frames(src.driver, None)
+        frames, size = src.driver_keypoints
+        if size is not None:
+            fit = synthesis_view(side, frames, size)[0]
+            for fs in (src.real, src.driver_frames):
+                if fs is not None and tuple(fs.size) == tuple(size):
+                    fs.view = fit
+                    rep.notes.append(f"{fs.role} frames cropped like the driver in "
+                                     "synthesis (sidecar)")
+    except MetricUnavailable:
+        src.driver_keypoints = None
+    if src.real is not None and (side.get("retarget") or {}).get("applied"):
+        rep.notes.append("synthesis retargeted the driver to the examples' body: frames "
+                         "rendered on the raw driver motion are not its exact target "
+                         "(synthesize without retargeting for a truth comparison)")
+
+
+def _pair(src: _Sources, rep: EvaluationReport) -> None:
+    real, gen = src.real, src.gen
+    if real is None:
+        return
+    rep.inputs["real"] = real.describe()
+    if real.size != src.size:
+        rep.notes.append(f"real frames resized from {real.size} to {src.size}")
+    if real.count != gen.count:
+        rep.notes.append(f"frame counts differ (generated {gen.count}, real {real.count}): "
+                         f"the first {min(gen.count, real.count)} are paired")
+    src.paired = min(gen.count, real.count)
+
+
+def _reconstruction(src: _Sources, rep: EvaluationReport, lpips_backbone, device, say) -> None:
+    """Rows computed from paired frames (+ true masks, LPIPS): PSNR, SSIM, L1, LPIPS, ..."""
+    rows = _rows({"truth", "mask", "lpips"})
+    if src.real is None:
+        for m in rows:
+            rep.skipped[m.name] = NEEDS_HINTS["truth"]
+        return
+    say("reconstruction")
+    lp = None
+    try:
+        from v2vtool.metrics.perceptual import load_lpips
+
+        lp = load_lpips("alex", lpips_backbone, device)
+    except MetricUnavailable as exc:
+        rep.skipped["lpips"] = str(exc)
+    inputs = Inputs(src.gen, src.paired, truth=src.real.resized(src.size),
+                    masks=src.real.masks(src.size), lpips=lp, device=device)
+    _report(rep, score(inputs, rows))
+    rep.metrics["reconstruction_frames"] = src.paired
+
+
+def _fid(src: _Sources, rep: EvaluationReport, fid_weights, device, say) -> None:
+    rows = _rows({"fid"})
+    if src.real is None:
+        for m in rows:
+            rep.skipped[m.name] = NEEDS_HINTS["fid"]
+        return
+    try:
+        from v2vtool.metrics import fid as fidm
+
+        model = fidm.load_fid_model(fid_weights, device)
+    except MetricUnavailable as exc:
+        rep.skipped["fid"] = str(exc)
+        return
+    say("FID")
+    inputs = Inputs(src.gen, src.paired, fid=(model, src.real.resized(src.size)),
+                    device=device)
+    scores = score(inputs, rows)
+    _report(rep, scores)
+    if "fid" in scores.values:
+        rep.inputs["fid_weights"] = {"path": str(model.weights_path)}
+        if not model.official:
+            rep.notes.append(f"FID weights {model.weights_path} are not the official file: "
+                             "not comparable to published FIDs")
+
+
+def _temporal(src: _Sources, rep: EvaluationReport, say) -> None:
+    """Flow-warping error, flow from the real frames (else the driver's pictures)."""
+    rows = _rows({"flow"})
+    ref, name = (src.real, "real") if src.real is not None else (src.driver_frames, "driver")
+    if ref is None:
+        for m in rows:
+            rep.skipped[m.name] = NEEDS_HINTS["flow"]
+        return
+    say("temporal consistency")
+    inputs = Inputs(src.gen, src.paired, flow=ref.resized(src.size),
+                    flow_frames=min(src.gen.count, ref.count))
+    scores = score(inputs, rows)
+    _report(rep, scores)
+    if "warp_error" in scores.values:
+        rep.metrics["warp_flow_source"] = name
+
+
+def _pose(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
+          reference_height: int, say) -> None:
+    """Pose error: a pose estimator on the generated frames vs the driving poses."""
+    rows = _rows({"poses"})
+    if src.driver is None:
+        for m in rows:
+            rep.skipped[m.name] = NEEDS_HINTS["poses"]
+        return
+    try:
+        poses = _driving_poses(src, rep, pose_estimator, keynet_dir, reference_height, say)
+    except MetricUnavailable as exc:
+        rep.skipped["pose_error"] = str(exc)
+        return
+    _report(rep, score(Inputs(src.gen, src.gen.count, poses=poses), rows))
+    rep.metrics["pose_estimator"] = poses.estimator
+
+
+def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
+                   reference_height: int, say) -> PoseInputs:
+    """The pose estimator and the driving poses in the generated frame's pixels."""
+    from v2vtool.metrics.estimators import get_pose_estimator
+
+    size, driver = src.size, src.driver
+    name = pose_estimator
+    if name == "auto":  # procedural benchmark clips -> keynet; real footage -> extract
+        synth = is_clip_dir(driver) and Clip(driver).meta.get("extractor") == "v2v-synth"
+        name = "keynet" if synth else "extract"
+        rep.notes.append(f"pose estimator: {name} (" + ("driver is a procedural "
+                         "benchmark clip" if synth else "real footage") + ")")
+    est = get_pose_estimator(name, keynet_dir)
+    say("pose error")
+    frames, dsize = src.driver_keypoints or driver_frames(
+        driver, lambda: get_pose_estimator("extract"))
+    dsize = dsize or size
+    if src.sidecar is not None:
+        drv, out_size, side_notes = synthesis_driving_poses(src.sidecar, frames, dsize)
+        rep.notes += side_notes
+        if tuple(out_size) != tuple(size):
+            s = np.array([size[0] / out_size[0], size[1] / out_size[1], 1], np.float32)
+            drv = [None if d is None else d * s for d in drv]
     else:
-        say("reconstruction")
-        lp = None
-        try:
-            from v2vtool.metrics.perceptual import load_lpips, lpips_distance
-
-            lp = load_lpips("alex", lpips_backbone, device)
-        except MetricUnavailable as exc:
-            rep.skipped["lpips"] = str(exc)
-        acc = {"psnr": [], "ssim": [], "l1": [], "lpips": []}
-        for g, r in _take(zip(gen, real_src.resized(size)), n):
-            acc["psnr"].append(psnr(g, r))
-            acc["ssim"].append(ssim(g, r))
-            acc["l1"].append(l1(g, r))
-            if lp is not None:
-                acc["lpips"].append(lpips_distance(lp, g, r, device))
-        for k, v in acc.items():
-            if v:
-                rep.metrics[k] = float(np.mean(v))
-        rep.metrics["reconstruction_frames"] = n
-
-    # FID
-    if real_src is None:
-        rep.skipped["fid"] = "needs --real (a set of real frames)"
-    else:
-        try:
-            from v2vtool.metrics import fid as fidm
-
-            model = fidm.load_fid_model(fid_weights, device)
-            say("FID")
-            rep.metrics["fid"] = fidm.fid_from_activations(
-                fidm.inception_activations(model, gen, device=device),
-                fidm.inception_activations(model, real_src.resized(size), device=device))
-            rep.metrics["fid_official_weights"] = model.official
-            rep.inputs["fid_weights"] = {"path": str(model.weights_path)}
-            if not model.official:
-                rep.notes.append(f"FID weights {model.weights_path} are not the official file: "
-                                 "not comparable to published FIDs")
-        except MetricUnavailable as exc:
-            rep.skipped["fid"] = str(exc)
-        except ValueError as exc:
-            rep.skipped["fid"] = f"FID skipped: {exc}"
-
-    # temporal consistency
-    ref_src, ref_name = (real_src, "real") if real_src is not None else (drv_src, "driver")
-    if ref_src is None:
-        rep.skipped["warp_error"] = "needs --real or a --driver with frames (flow source)"
-    else:
-        say("temporal consistency")
-        m = min(gen.count, ref_src.count)
-        try:
-            res = warp_error(_take(gen, m), _take(ref_src.resized(size), m))
-            rep.metrics.update(res.to_dict())
-            rep.metrics["warp_flow_source"] = ref_name
-        except ValueError as exc:
-            rep.skipped["warp_error"] = f"warp error skipped: {exc}"
-
-    # pose error
-    if driver is None:
-        rep.skipped["pose_error"] = "needs --driver (the driving poses)"
-    else:
-        try:
-            from v2vtool.metrics.estimators import get_pose_estimator
-
-            name = pose_estimator
-            if name == "auto":  # procedural benchmark clips -> keynet; real footage -> extract
-                dp = Path(driver)
-                synth = is_clip_dir(dp) and Clip(dp).meta.get("extractor") == "v2v-synth"
-                name = "keynet" if synth else "extract"
-                rep.notes.append(f"pose estimator: {name} (" + ("driver is a procedural "
-                                 "benchmark clip" if synth else "real footage") + ")")
-            est = get_pose_estimator(name, keynet_dir)
-            say("pose error")
-            frames, dsize = drv_kp or driver_frames(Path(driver),
-                                                    lambda: get_pose_estimator("extract"))
-            dsize = dsize or size
-            if side is not None:
-                drv, out_size, side_notes = synthesis_driving_poses(side, frames, dsize)
-                rep.notes += side_notes
-                if tuple(out_size) != tuple(size):
-                    s = np.array([size[0] / out_size[0], size[1] / out_size[1], 1], np.float32)
-                    drv = [None if d is None else d * s for d in drv]
-            else:
-                sx, sy = size[0] / dsize[0], size[1] / dsize[1]
-                rep.notes.append(f"no synthesis sidecar: driving keypoints scaled from {dsize} "
-                                 f"to {size} (assumes no crop / retargeting)")
-                drv = [None if main_person(f) is None else
-                       np.asarray(main_person(f).pose, np.float32) * np.array([sx, sy, 1],
-                                                                              np.float32)
-                       for f in frames]
-            m = min(len(drv), gen.count)
-            if len(drv) != gen.count:
-                rep.notes.append(f"driver has {len(drv)} pose frames, generated {gen.count}: "
-                                 f"the first {m} are paired")
-            res = pose_error((est(g) for g in _take(gen, m)), drv[:m], frame_height=size[1],
-                             reference_height=reference_height, joints=est.joints)
-            rep.metrics.update(res.to_dict())
-            rep.metrics["pose_estimator"] = est.name
-        except MetricUnavailable as exc:
-            rep.skipped["pose_error"] = str(exc)
-    return rep
+        sx, sy = size[0] / dsize[0], size[1] / dsize[1]
+        rep.notes.append(f"no synthesis sidecar: driving keypoints scaled from {dsize} "
+                         f"to {size} (assumes no crop / retargeting)")
+        drv = [None if main_person(f) is None else
+               np.asarray(main_person(f).pose, np.float32) * np.array([sx, sy, 1], np.float32)
+               for f in frames]
+    if len(drv) != src.gen.count:
+        rep.notes.append(f"driver has {len(drv)} pose frames, generated {src.gen.count}: "
+                         f"the first {min(len(drv), src.gen.count)} are paired")
+    return PoseInputs(drv, lambda frames: (est(g) for g in frames), est.joints,
+                      frame_height=size[1], reference_height=reference_height,
+                      estimator=est.name)

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
+from v2vtool.io.hashing import sha256_file
 from v2vtool.metrics.common import (MetricUnavailable, find_weight_file, hub_checkpoints_dir,
-                                    repo_weights_dir, sha256_file, to_tensor01)
+                                    repo_weights_dir, to_tensor01)
 
 log = logging.getLogger(__name__)
 

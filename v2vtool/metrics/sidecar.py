@@ -34,13 +34,14 @@ def synthesis_view(sidecar: dict, driver_frames: list, driver_size: tuple[int, i
     """The synthesizer's driver -> model-frame mapping, rebuilt: (view, retarget mapper | None,
     model size (w, h), output size (w, h), notes)."""
     from v2vtool.config import Config
-    from v2vtool.semantics.retarget import fit_retarget, has_detection
+    from v2vtool.semantics.kinds import get_kind
     from v2vtool.synthesis.stream import REFERENCE_FRAMES, make_fit, prepare_examples
 
     cfg = Config.from_dict(sidecar["config"])
     g = cfg.generator
-    size = (g.width, g.height)
-    good = [[main_person(f)] for f in driver_frames if has_detection(g.kind, f)]
+    spec = get_kind(g.kind)
+    size = g.size
+    good = [[main_person(f)] for f in driver_frames if spec.has_detection(f)]
     fit = make_fit(g.kind, cfg.data, driver_size, size, good[:REFERENCE_FRAMES])
     notes = [f"driver geometry mapped like the synthesizer (model frame {size}, crop "
              f"{cfg.data.crop})"]
@@ -51,8 +52,8 @@ def synthesis_view(sidecar: dict, driver_frames: list, driver_size: tuple[int, i
         ex = load_examples(sidecar["examples"], g.kind)
         prep = prepare_examples(g, [e.image for e in ex], [e.keypoints for e in ex],
                                 data=cfg.data)
-        mapper = fit_retarget(g.kind, prep.keypoints,
-                              [fit.keypoints(f) for f in good[:REFERENCE_FRAMES]])
+        mapper = spec.fit_retarget(prep.keypoints,
+                                   [fit.keypoints(f) for f in good[:REFERENCE_FRAMES]])
         notes.append("driving poses retargeted to the examples' body, as in synthesis"
                      if mapper is not None else "retargeting could not be rebuilt")
     out_size = tuple((sidecar.get("output") or {}).get("size") or size)
@@ -64,14 +65,14 @@ def synthesis_driving_poses(sidecar: dict, driver_frames: list, driver_size: tup
     """Per driver frame the (25, 3) pose the model was driven with, in output pixels, the output
     size (w, h), and notes. driver_frames: keypoint Frames in pixels of driver_size."""
     from v2vtool.config import Config
-    from v2vtool.semantics.retarget import has_detection
+    from v2vtool.semantics.kinds import get_kind
 
-    kind = Config.from_dict(sidecar["config"]).generator.kind
+    spec = get_kind(Config.from_dict(sidecar["config"]).generator.kind)
     fit, mapper, size, out_size, notes = synthesis_view(sidecar, driver_frames, driver_size)
     s = np.array([out_size[0] / size[0], out_size[1] / size[1], 1], np.float32)
     poses = []
     for f in driver_frames:
-        if not has_detection(kind, f):
+        if not spec.has_detection(f):
             poses.append(None)
             continue
         kp = fit.keypoints([main_person(f)])

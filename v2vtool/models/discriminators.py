@@ -13,14 +13,13 @@ feature-matching loss.
   (vid2vid's D_V). Input (B, T, in_channels, H, W); scales whose window does not fit T are
   skipped.
 * ``FaceDiscriminator(cfg, in_channels)``: one PatchGAN on ``cfg.face_size``^2 crops
-  (``crop_boxes``) located from the face keypoints (``face_boxes_from_pose``).
+  (``crop_boxes``) located from the face keypoints (``v2vtool.data.face_boxes``).
 
 ``build_discriminators(gen_cfg, d_cfg) -> nn.ModuleDict`` with keys "image", "temporal",
 "face" (the enabled ones).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -30,6 +29,7 @@ from torchvision.ops import roi_align
 from v2vtool.config import DiscriminatorConfig, GeneratorConfig
 from v2vtool.errors import UserError
 from v2vtool.models.layers import LEAK
+from v2vtool.semantics.kinds import get_kind
 
 Features = list[list[torch.Tensor]]  # [scale][layer] (N, C, h, w); last layer = logits
 
@@ -131,30 +131,6 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Te
     return crops.to(images.dtype)
 
 
-# BODY_25 head joints: nose, neck, right/left eye, right/left ear
-_HEAD = (0, 15, 16, 17, 18)
-
-
-def face_boxes_from_pose(pose: np.ndarray | torch.Tensor, scale: float = 2.2,
-                         min_size: float = 8.0) -> torch.Tensor:
-    """Square face boxes from BODY_25 keypoints (..., 25, 3) in pixels -> (..., 4) (x0, y0, x1,
-    y1). The box is centred on the visible head joints (nose, eyes, ears), with side
-    ``scale`` x their spread (at least ``min_size``). Rows with fewer than 2 visible head joints
-    get (0, 0, 0, 0) = invalid (``valid_boxes``)."""
-    pose = torch.as_tensor(pose, dtype=torch.float32)
-    head = pose[..., list(_HEAD), :]
-    vis = head[..., 2] > 0
-    n = vis.sum(-1, keepdim=True).clamp(min=1)
-    centre = (head[..., :2] * vis[..., None]).sum(-2) / n
-    big = torch.finfo(torch.float32).max
-    lo = torch.where(vis[..., None], head[..., :2], torch.full_like(head[..., :2], big)).amin(-2)
-    hi = torch.where(vis[..., None], head[..., :2], torch.full_like(head[..., :2], -big)).amax(-2)
-    side = ((hi - lo).amax(-1) * scale).clamp(min=min_size)
-    half = side[..., None] / 2
-    boxes = torch.cat([centre - half, centre + half], dim=-1)
-    return torch.where((vis.sum(-1) >= 2)[..., None], boxes, torch.zeros_like(boxes))
-
-
 def valid_boxes(boxes: torch.Tensor) -> torch.Tensor:
     """(..., 4) -> (...) bool: box has positive area."""
     return (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
@@ -167,9 +143,9 @@ def image_d_channels(gen_cfg: GeneratorConfig, d_cfg: DiscriminatorConfig) -> in
 
 def build_discriminators(gen_cfg: GeneratorConfig, d_cfg: DiscriminatorConfig) -> nn.ModuleDict:
     """The enabled discriminators: "image" always, "temporal" if d_cfg.temporal, "face" if
-    d_cfg.face (pose only: face boxes come from BODY_25 keypoints)."""
+    d_cfg.face (body-keypoint kinds, i.e. pose: face boxes come from BODY_25 keypoints)."""
     c = gen_cfg.semantic_nc
-    if d_cfg.face and gen_cfg.kind != "pose":
+    if d_cfg.face and not get_kind(gen_cfg.kind).body:
         raise UserError(f"discriminator.face=true needs generator.kind=pose (got {gen_cfg.kind!r})")
     ds = nn.ModuleDict({"image": ImageDiscriminator(d_cfg, image_d_channels(gen_cfg, d_cfg))})
     if d_cfg.temporal:

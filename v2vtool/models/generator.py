@@ -27,7 +27,7 @@ warps the most recent one; fewer than P given frames are padded by repeating the
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -37,6 +37,7 @@ from torch.nn.utils import parametrize
 from v2vtool.config import GeneratorConfig
 from v2vtool.errors import UserError
 from v2vtool.models.attention import ExampleAttention
+from v2vtool.models.contract import ExampleState, SequenceOutput, StepOutput
 from v2vtool.models.encoder import ExampleEncoder, StyleHead
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act, channels, pyramid, sn_conv
@@ -59,76 +60,6 @@ class Appearance:
     style: torch.Tensor | None  # (B, style_dim)
 
 
-@dataclass
-class ExampleState:
-    """Everything that depends only on the examples (computed once per video by ``prepare``)."""
-
-    examples: torch.Tensor  # (B, K, 3, H, W)
-    example_semantics: torch.Tensor  # (B, K, C, H, W)
-    features: torch.Tensor  # E_F per-example features f_k (B, K, C_A, h, w)
-    keys: torch.Tensor | None  # E_A keys a_k (B, K, c, h, w) (attention, K > 1)
-    appearance: Appearance | None  # cached when frame independent (K == 1 or average)
-    semantics_small: torch.Tensor  # example semantics pooled to (h, w): (B, K, C, h, w)
-
-    @property
-    def k(self) -> int:
-        return self.examples.shape[1]
-
-
-@dataclass
-class StepOutput:
-    """One generated frame. Images in [-1, 1]; flows in pixels; masks in [0, 1] (1 = use h)."""
-
-    image: torch.Tensor  # x_t (B, 3, H, W)
-    raw: torch.Tensor  # h_t, H's output (B, 3, H, W)
-    flow: torch.Tensor | None = None  # w_t (B, 2, H, W): x_t <- x_{t-1}
-    mask: torch.Tensor | None = None  # m_t (B, 1, H, W)
-    warped_prev: torch.Tensor | None = None  # warp(x_{t-1}, w_t) (B, 3, H, W)
-    ref_flow: torch.Tensor | None = None  # w_e (B, 2, H, W): x_t <- e_ref
-    ref_mask: torch.Tensor | None = None  # m_e (B, 1, H, W)
-    warped_ref: torch.Tensor | None = None  # warp(e_ref, w_e) (B, 3, H, W)
-    # (B, K, h, w) at 1/2**attention_downsample of s_t's grid (the CURRENT frame's coordinates):
-    # attention mass on example k at each query position; sums to 1 over K (K > 1, attention)
-    attention: torch.Tensor | None = None
-    ref_index: torch.Tensor | None = None  # (B,) long: the warped (most-attended) example
-
-
-@dataclass
-class SequenceOutput:
-    """StepOutput fields stacked over T: (B, T, ...). ``has_prev`` (T,) bool marks frames that
-    had a previous frame; where it is False, flow = 0, mask = 1, warped_prev = 0 (placeholders:
-    exclude those frames from flow / warp / mask losses)."""
-
-    image: torch.Tensor
-    raw: torch.Tensor
-    flow: torch.Tensor | None = None
-    mask: torch.Tensor | None = None
-    warped_prev: torch.Tensor | None = None
-    ref_flow: torch.Tensor | None = None
-    ref_mask: torch.Tensor | None = None
-    warped_ref: torch.Tensor | None = None
-    attention: torch.Tensor | None = None
-    ref_index: torch.Tensor | None = None
-    has_prev: torch.Tensor | None = None  # (T,) bool
-
-    @classmethod
-    def stack(cls, steps: list[StepOutput]) -> "SequenceOutput":
-        has_prev = torch.tensor([s.flow is not None for s in steps], dtype=torch.bool)
-        fill = {"flow": 0.0, "mask": 1.0, "warped_prev": 0.0}
-        out = {}
-        for f in fields(StepOutput):
-            vals = [getattr(s, f.name) for s in steps]
-            present = [v for v in vals if v is not None]
-            if not present:
-                out[f.name] = None
-                continue
-            if len(present) != len(vals):  # temporal outputs missing on the first frame(s)
-                like = present[0]
-                vals = [v if v is not None else torch.full_like(like, fill[f.name]) for v in vals]
-            out[f.name] = torch.stack(vals, dim=1)
-        return cls(**out, has_prev=has_prev)
-
-
 def _validate(cfg: GeneratorConfig) -> None:
     for name, value, allowed in (("appearance", cfg.appearance, APPEARANCES),
                                  ("aggregation", cfg.aggregation, AGGREGATIONS),
@@ -148,7 +79,9 @@ def _validate(cfg: GeneratorConfig) -> None:
 
 
 class FewShotGenerator(nn.Module):
-    """F = H (SPADE) + E (E_F, E_A, E_P) + W/M (flow, mask). All sizes from ``cfg``."""
+    """F = H (SPADE) + E (E_F, E_A, E_P) + W/M (flow, mask). All sizes from ``cfg``.
+
+    Implements the generator contract (models/contract.py: ``Generator``)."""
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from v2vtool.semantics.extractors import Detection, Extractor
+from v2vtool.semantics.extractor_base import Detection, Extractor
 
 
 class EdgeExtractor(Extractor):

@@ -29,7 +29,8 @@ import numpy as np
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import ClipWriter, frame_name
 from v2vtool.io.video import open_video
-from v2vtool.semantics.extractors import KINDS, Extractor, get_extractor
+from v2vtool.semantics.extractor_base import Extractor
+from v2vtool.semantics.kinds import KINDS, get_extractor, get_kind
 from v2vtool.semantics.parallel import detect_stream
 from v2vtool.semantics.segmentation import colorize
 from v2vtool.semantics.smoothing import KeypointSmoother, SmoothingSettings
@@ -68,8 +69,8 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
         raise UserError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     src = Path(src)
     target = output_dir(src, out_dir, name)
-    seg = kind == "segmentation"
-    reader = open_video(src, fps=fps, mode="ids" if seg else "rgb")
+    seg = get_kind(kind).input_mode == "ids"  # label maps: class ids (+ optional --images)
+    reader = open_video(src, fps=fps, mode=get_kind(kind).input_mode)
     if target.exists() and not overwrite:
         reader.close()
         raise UserError(f"{target}: output exists (use --overwrite to replace it)")
@@ -93,7 +94,7 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
     with reader:
         try:
             if own:
-                n = threads if (kind in ("pose", "face") and reader.frame_count > 1) else 1
+                n = threads if (get_kind(kind).keypoints and reader.frame_count > 1) else 1
                 for _ in range(max(1, n)):
                     extractors.append(get_extractor(kind, static=reader.frame_count == 1,
                                                     **(extractor_options or {})))
@@ -193,7 +194,7 @@ def _map_loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter,
     pic_iter = iter(pictures) if pictures is not None else None
     ids_seen: set = set()
     preview = None
-    if extractor.kind == "segmentation":  # palette views of the ids, for people to look at
+    if get_kind(extractor.kind).one_hot:  # palette views of the ids, for people to look at
         preview = writer.writer.tmp / "semantics_color"
         preview.mkdir()
     for i, frame in enumerate(itertools.islice(reader, total)):

@@ -1,4 +1,5 @@
-"""Per-frame semantic extractors: `get_extractor(kind)` -> an `Extractor`, called on one frame.
+"""The mediapipe extractors (pose, face); created through the kind registry
+(`v2vtool.semantics.kinds.get_extractor(kind)`), called on one frame.
 
     pose          mediapipe Holistic (BlazePose body, model_complexity=1, + hands + face mesh)
                   -> BODY_25 + hands + 70-point face (see semantics/pose.py, semantics/face.py);
@@ -7,6 +8,7 @@
                   rendered by `render_face` (the paper's face sketch).
     edges         Canny (semantics/edges.py).
     segmentation  label-map import (semantics/segmentation.py).
+The `Extractor` base class and its `Detection` result live in semantics/extractor_base.py.
 
 An extractor keeps tracking state between calls (video mode: mediapipe tracks landmarks from
 the previous frame); `static=True` treats every frame as an unrelated image. Extractors own
@@ -19,60 +21,14 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from v2vtool.io.keypoints import Frame, Person
+from v2vtool.semantics.extractor_base import Extractor
 from v2vtool.semantics.render import render_face, render_pose
 
 log = logging.getLogger(__name__)
-KINDS = ("pose", "face", "edges", "segmentation")
-
-
-@dataclass
-class Detection:
-    """One frame's result. keypoints: people found ([] = nobody); semantic: (H, W, 3) uint8
-    (pose), (H, W) uint8 (face sketch, edges, class ids); mask: (H, W) uint8 0/255 or None."""
-
-    keypoints: Frame
-    semantic: np.ndarray
-    mask: np.ndarray | None = None
-
-
-class Extractor:
-    """Base: `__call__(frame) -> Detection`. Keypoint kinds split it into `detect` (model) and
-    `render` (keypoints -> map) so callers can smooth keypoints in between."""
-
-    kind: str = ""
-    name: str = ""
-    version: str = ""
-    has_keypoints: bool = True
-    settings: dict
-
-    def detect(self, rgb: np.ndarray) -> tuple[Frame, np.ndarray | None]:
-        """(H, W, 3) uint8 RGB -> (people, mask or None)."""
-        raise NotImplementedError
-
-    def render(self, keypoints: Frame, size: tuple[int, int]) -> np.ndarray:
-        raise NotImplementedError
-
-    def __call__(self, rgb: np.ndarray) -> Detection:
-        keypoints, mask = self.detect(rgb)
-        return Detection(keypoints, self.render(keypoints, (rgb.shape[1], rgb.shape[0])), mask)
-
-    def describe(self) -> dict:
-        return {"extractor": self.name, "extractor_version": self.version,
-                "settings": dict(self.settings)}
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "Extractor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class _NativeStderrMute:
@@ -242,22 +198,3 @@ class PoseExtractor(Extractor):
         self._model.close()
         if self._seg is not None:
             self._seg.close()
-
-
-def get_extractor(kind: str, static: bool = False, **options) -> Extractor:
-    """The extractor for a kind ("pose", "face", "edges", "segmentation").
-
-    static: every frame is an unrelated image (mediapipe static_image_mode; use for single
-    images). options go to the extractor's constructor (e.g. hands_face=False for pose).
-    """
-    if kind == "pose":
-        return PoseExtractor(static=static, **options)
-    if kind == "face":
-        return FaceExtractor(static=static, **options)
-    if kind == "edges":
-        from v2vtool.semantics.edges import EdgeExtractor
-        return EdgeExtractor(**options)
-    if kind == "segmentation":
-        from v2vtool.semantics.segmentation import LabelMapImporter
-        return LabelMapImporter(**options)
-    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from v2vtool.io.keypoints import Frame
-from v2vtool.semantics.extractors import Extractor
+from v2vtool.semantics.extractor_base import Extractor
 
 _STOP = object()
 

@@ -4,8 +4,9 @@
   (left and right differ), plus hands and face contours when found.
 - face: the paper's face sketch (H, W) uint8: jaw, brows, nose, eyes, lips drawn as curves of
   the 68-point iBUG layout.
-`semantic_to_tensor` turns any stored map into the network input (C, H, W) float in [0, 1]
-(one-hot for segmentation). Rendering is deterministic (same input -> same bytes).
+`map_to_tensor` turns any stored map into the network input (C, H, W) float in [0, 1]
+(one-hot for class-id maps). Rendering is deterministic (same input -> same bytes).
+Which renderer belongs to which kind is stated once, in `v2vtool.semantics.kinds`.
 """
 from __future__ import annotations
 
@@ -98,23 +99,16 @@ def render_face(frame: Frame, size: tuple[int, int], scale: tuple[float, float] 
     return img
 
 
-def render_keypoints(kind: str, frame: Frame, size: tuple[int, int],
-                     scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    if kind == "pose":
-        return render_pose(frame, size, scale)
-    if kind == "face":
-        return render_face(frame, size, scale)
-    raise ValueError(f"kind {kind!r} is not rendered from keypoints")
-
-
-def semantic_to_tensor(semantic: np.ndarray, kind: str, n_classes: int = 20) -> torch.Tensor:
+def map_to_tensor(semantic: np.ndarray, one_hot_classes: int | None = None) -> torch.Tensor:
     """Stored semantic map -> network input (C, H, W) float32 in [0, 1].
 
-    pose (H, W, 3) -> 3 channels; face / edges (H, W) -> 1; segmentation class ids -> one-hot
-    with n_classes channels (ids >= n_classes, e.g. 255 'ignore', map to all zeros).
+    (H, W, 3) -> 3 channels, (H, W) -> 1 (uint8 / 255); with `one_hot_classes` = n the map holds
+    class ids and becomes a one-hot (n, H, W) (ids >= n, e.g. 255 'ignore', map to all zeros).
+    Which applies to a kind is in its registry record (`SemanticKind.to_tensor`).
     """
     arr = torch.from_numpy(np.ascontiguousarray(semantic))
-    if kind == "segmentation":
+    if one_hot_classes is not None:
+        n_classes = one_hot_classes
         ids = arr.long()
         valid = ids < n_classes
         onehot = torch.zeros(n_classes, *ids.shape, dtype=torch.float32)

@@ -192,31 +192,36 @@ class FaceRetarget:
         return Person(person.pose.copy(), out, person.hand_left.copy(), person.hand_right.copy())
 
 
-def has_detection(kind: str, frame: Frame) -> bool:
-    """Whether a frame has the keypoints a `kind` model needs (a neck/body or a face)."""
+def body_found(frame: Frame) -> bool:
+    """Whether a frame has a body a pose model can be driven by (>= 2 BODY_25 joints)."""
     p = main_person(frame)
-    if p is None:
-        return False
-    if kind == "face":
-        return face_size(p.face) is not None
-    return int(_found(p.pose).sum()) >= 2
+    return p is not None and int(_found(p.pose).sum()) >= 2
 
 
-def fit_retarget(kind: str, target_frames: list[Frame], driver_frames: list[Frame]):
-    """A callable Person -> Person for the kind, or None when it cannot be fitted.
+def face_found(frame: Frame) -> bool:
+    """Whether a frame has a face a face model can be driven by (eyes and mouth found)."""
+    p = main_person(frame)
+    return p is not None and face_size(p.face) is not None
 
-    target_frames: the examples' keypoints; driver_frames: the driver's first detected frames;
-    all in the same (model) pixel frame.
-    """
-    tp = [main_person(f) for f in target_frames]
-    dp = [main_person(f) for f in driver_frames]
-    tp, dp = [p for p in tp if p is not None], [p for p in dp if p is not None]
-    if kind == "face":
-        return FaceRetarget.fit([p.face for p in tp], [p.face for p in dp])
-    if kind == "pose":
-        t = BodyStats.from_poses([p.pose for p in tp])
-        d = BodyStats.from_poses([p.pose for p in dp])
-        if t is None or d is None:
-            return None
-        return PoseRetarget.fit(t, d)
-    return None
+
+def _people(frames: list[Frame]) -> list[Person]:
+    return [p for p in (main_person(f) for f in frames) if p is not None]
+
+
+def fit_pose_retarget(target_frames: list[Frame], driver_frames: list[Frame]
+                      ) -> "PoseRetarget | None":
+    """Person -> Person normalising the driver's body to the target's, or None when it cannot
+    be fitted. target_frames: the examples' keypoints; driver_frames: the driver's first
+    detected frames; all in the same (model) pixel frame."""
+    t = BodyStats.from_poses([p.pose for p in _people(target_frames)])
+    d = BodyStats.from_poses([p.pose for p in _people(driver_frames)])
+    if t is None or d is None:
+        return None
+    return PoseRetarget.fit(t, d)
+
+
+def fit_face_retarget(target_frames: list[Frame], driver_frames: list[Frame]
+                      ) -> "FaceRetarget | None":
+    """Person -> Person moving the target's face by the driver's landmark motion (or None)."""
+    return FaceRetarget.fit([p.face for p in _people(target_frames)],
+                            [p.face for p in _people(driver_frames)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2vtool.semantics.extractors import Detection, Extractor
+from v2vtool.semantics.extractor_base import Detection, Extractor
 
 CITYSCAPES_COLORS = (
     (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),

@@ -3,7 +3,7 @@
 Public API
 - `synthesize(examples, driver, out, checkpoint=None, ...) -> SynthesisResult`: files in,
   mp4 (+ sidecar, attention maps, frames) out; the library behind `v2v synthesize`.
-- `iter_synthesis(generator, config, example_images, example_keypoints, driver_frames,
+- `iter_synthesis(generator, config, example_images, example_semantics, driver_frames,
   driver_size=None, retarget=True, finetune=0, seed=0) -> Iterator[SynthFrame]`: the
   in-memory streaming core (used by the evaluation protocol); see `stream`.
 - `Synthesizer`: examples prepared once (optionally finetuned), then `run(driver_frames)`.

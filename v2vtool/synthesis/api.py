@@ -25,6 +25,7 @@ from typing import Callable
 import torch
 
 from v2vtool import __version__
+from v2vtool.device import resolve_device
 from v2vtool.errors import UserError
 from v2vtool.synthesis.outputs import (PngDirSink, attention_panel, open_sink, resize_to,
                                        side_by_side as sbs_panel, write_sidecar)
@@ -60,18 +61,6 @@ class SynthesisResult:
     fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device!r}: not a device (auto, cpu, cuda, cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine")
-    return dev
-
-
 def _check_outputs(out: Path, attention_maps: Path | None, frames_dir: Path | None) -> None:
     if out.suffix.lower() != ".mp4":
         raise UserError(f"{out}: output must be an .mp4 file")
@@ -102,7 +91,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     amp: "auto" (bf16 where the CPU / GPU computes bf16 natively), "bf16" or "none" (fp32);
     compile: ``torch.compile`` the generator step (the first call's cost is in the sidecar).
     """
-    from v2vtool.training.checkpoint import load_generator
+    from v2vtool.models.checkpoint import load_generator
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -124,11 +113,10 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     src = open_driver(driver, cfg.kind, fps=driver_fps)
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
-                        [e.keypoints if e.keypoints is not None else e.semantic for e in exs],
-                        [e.name for e in exs], finetune=finetune, seed=seed, amp=amp,
-                        compile=compile)
+                        [e.semantics for e in exs], [e.name for e in exs], finetune=finetune,
+                        seed=seed, amp=amp, compile=compile)
     setup = time.perf_counter() - t_start
-    model_size = (cfg.width, cfg.height)
+    model_size = cfg.size
     out_size = tuple(size) if size is not None else model_size
     ex_panels = [resize_to(im, out_size) for im in synth.examples.images]
     att_examples = synth.examples.images

@@ -24,11 +24,10 @@ from PIL import Image, ImageOps
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
-from v2vtool.semantics.retarget import has_detection
+from v2vtool.semantics.kinds import get_extractor, get_kind
 
 log = logging.getLogger(__name__)
 
-KEYPOINT_KINDS = ("pose", "face")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_KEYPOINT_FPS = 30.0  # keypoint files carry no frame rate; assumed (and recorded) if unknown
 MAX_EXAMPLES = 32  # K bound: attention memory grows with K * positions
@@ -40,14 +39,14 @@ class Example:
 
     name: str  # what the user passed (for error messages)
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    keypoints: Frame | None  # pose / face kinds
-    semantic: np.ndarray | None = None  # edges / segmentation: map at the image's size
+    keypoints: Frame | None  # keypoint kinds (pose / face)
+    semantic: np.ndarray | None = None  # map kinds (edges / segmentation): map at image size
 
-
-def _extractor(kind: str, static: bool):
-    from v2vtool.semantics.extractors import get_extractor
-
-    return get_extractor(kind, static=static)
+    @property
+    def semantics(self):
+        """What the synthesizer takes for this example: its keypoints (keypoint kinds) or its
+        semantic map (map kinds)."""
+        return self.keypoints if self.keypoints is not None else self.semantic
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -97,7 +96,7 @@ def load_examples(specs: list[str | os.PathLike], kind: str, extractor=None) -> 
     try:
         for path, indices in parsed:
             if extractor is None and (indices is None or Clip(path).kind != kind):
-                extractor = own = _extractor(kind, static=True)
+                extractor = own = get_extractor(kind, static=True)
             if indices is None:
                 examples.append(_detect(_read_image(path), str(path), kind, extractor))
             else:
@@ -112,16 +111,17 @@ def load_examples(specs: list[str | os.PathLike], kind: str, extractor=None) -> 
 
 def _detect(image: np.ndarray, name: str, kind: str, extractor) -> Example:
     det = extractor(image)
-    if kind in KEYPOINT_KINDS:
-        if not has_detection(kind, det.keypoints):
-            what = "person" if kind == "pose" else "face"
-            raise UserError(f"{name}: no {what} detected in this example image")
+    spec = get_kind(kind)
+    if spec.keypoints:
+        if not spec.has_detection(det.keypoints):
+            raise UserError(f"{name}: no {spec.subject} detected in this example image")
         return Example(name, image, det.keypoints)
     return Example(name, image, None, det.semantic)
 
 
 def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Example]:
     clip = Clip(path)
+    spec = get_kind(kind)
     out = []
     for i in indices:
         if not 0 <= i < len(clip):
@@ -130,13 +130,12 @@ def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Exa
         image = clip.frame(i)
         if clip.kind != kind:
             out.append(_detect(image, name, kind, extractor))
-        elif kind in KEYPOINT_KINDS:
+        elif spec.keypoints:
             if not clip.has_keypoints:
                 raise UserError(f"{path}: clip has no keypoints.jsonl")
             kp = _nth_jsonl(path / "keypoints.jsonl", i)
-            if not has_detection(kind, kp):
-                raise UserError(f"{name}: no {'person' if kind == 'pose' else 'face'} "
-                                "detected in this example frame")
+            if not spec.has_detection(kp):
+                raise UserError(f"{name}: no {spec.subject} detected in this example frame")
             out.append(Example(name, image, kp))
         else:
             out.append(Example(name, image, None, clip.semantic(i)))
@@ -208,8 +207,9 @@ def open_driver(path: str | os.PathLike, kind: str, fps: float | None = None,
         raise UserError(f"{path}: driver not found")
     if is_clip_dir(path):
         return _clip_driver(path, kind, fps)
+    spec = get_kind(kind)
     if path.is_file() and path.suffix.lower() in (".jsonl", ".json"):
-        if kind not in KEYPOINT_KINDS:
+        if not spec.keypoints:
             raise UserError(f"{path}: keypoint driver cannot drive a {kind!r} checkpoint")
         if path.suffix.lower() == ".json":
             raise UserError(f"{path}: a single OpenPose .json is one frame; pass its folder")
@@ -221,7 +221,7 @@ def open_driver(path: str | os.PathLike, kind: str, fps: float | None = None,
         return DriverSource(path, "jsonl", kind, rate or DEFAULT_KEYPOINT_FPS, size, n,
                             fps_assumed=rate is None, _iter=lambda: iter_jsonl(path))
     if path.is_dir() and any(path.glob("*.json")):
-        if kind not in KEYPOINT_KINDS:
+        if not spec.keypoints:
             raise UserError(f"{path}: keypoint driver cannot drive a {kind!r} checkpoint")
         files = sorted(path.glob("*.json"))
         size, n = _keypoint_canvas((read_openpose_json(f) for f in files), str(path))
@@ -236,7 +236,7 @@ def _clip_driver(path: Path, kind: str, fps: float | None) -> DriverSource:
     if clip.kind != kind:
         raise UserError(f"{path}: driver clip is of kind {clip.kind!r} but the checkpoint "
                         f"expects {kind!r}")
-    if kind in KEYPOINT_KINDS:
+    if get_kind(kind).keypoints:
         if not clip.has_keypoints:
             raise UserError(f"{path}: clip has no keypoints.jsonl")
         kp_file = path / "keypoints.jsonl"
@@ -263,15 +263,16 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
                         "folder, a clip dir or keypoints)")
     from v2vtool.semantics.smoothing import KeypointSmoother
 
-    mode = "ids" if kind == "segmentation" else "rgb"
+    spec = get_kind(kind)
+    mode = spec.input_mode
     reader = open_video(path, fps=fps, mode=mode)
     size, rate, count = reader.size, float(fps or reader.fps), reader.frame_count
     reader.close()
 
     def frames():
         """Decode + extract one frame at a time; keypoints One-Euro smoothed as in extract."""
-        ext = extractor or _extractor(kind, static=False)
-        smoother = KeypointSmoother(size[1]) if kind in KEYPOINT_KINDS else None
+        ext = extractor or get_extractor(kind, static=False)
+        smoother = KeypointSmoother(size[1]) if spec.keypoints else None
         try:
             with open_video(path, fps=fps, mode=mode) as r:
                 for i, img in enumerate(r):

@@ -3,13 +3,13 @@
 `iter_synthesis` (and the `Synthesizer` behind it) is the library entry the evaluation
 protocol calls with in-memory data:
 
-    for f in iter_synthesis(generator, config, example_images, example_keypoints,
+    for f in iter_synthesis(generator, config, example_images, example_semantics,
                             driver_frames, driver_size=(w, h), retarget=False):
         f.image  # (H, W, 3) uint8 at the model's resolution
 
 - example_images: list of K (h_k, w_k, 3) uint8 RGB images (any size);
-- example_keypoints: list of K keypoint `Frame`s in each image's pixels (pose / face), or
-  K semantic maps (h_k, w_k[, 3]) uint8 (edges / segmentation);
+- example_semantics: list of K keypoint `Frame`s in each image's pixels (keypoint kinds: pose,
+  face), or K semantic maps (h_k, w_k[, 3]) uint8 (map kinds: edges, segmentation);
 - driver_frames: an iterable of keypoint `Frame`s (or semantic maps) in pixels of
   `driver_size` (default: the model's (W, H)); consumed lazily, one frame at a time.
 Geometry: every source is mapped onto the model's (W, H) exactly as training maps its clips
@@ -36,25 +36,24 @@ import numpy as np
 import torch
 
 from v2vtool.config import Config, DataConfig, GeneratorConfig
-from v2vtool.data.augment import View, make_view
+from v2vtool.data.augment import View, make_view, to_tensor_image
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, main_person
 from v2vtool.models.fastpath import (compile_step, fast_path, inference_generator,
                                      tune_host_allocator)
-from v2vtool.semantics.render import render_keypoints, semantic_to_tensor
-from v2vtool.semantics.retarget import fit_retarget, has_detection
+from v2vtool.semantics.kinds import get_kind
 
 log = logging.getLogger(__name__)
 
-KEYPOINT_KINDS = ("pose", "face")
 REFERENCE_FRAMES = 15  # driver frames (with detections) that define its body / face reference
 
 
 def make_fit(kind: str, data: DataConfig, src_size: tuple[int, int],
              dst_size: tuple[int, int], frames: list[Frame] | None) -> View:
     """The training pipeline's view (v2vtool.data.augment.make_view): a person-centred crop
-    at data.crop_scale x body height (pose, data.crop) or the full frame, resized to dst."""
-    return make_view(src_size, dst_size, frames if kind == "pose" else None,
+    at data.crop_scale x body height (body-keypoint kinds, data.crop) or the full frame,
+    resized to dst."""
+    return make_view(src_size, dst_size, frames if get_kind(kind).body else None,
                      crop=data.crop, crop_scale=data.crop_scale, flip=False)
 
 
@@ -66,11 +65,6 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
     x = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return x.permute(1, 2, 0).cpu().numpy()
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
 
 
 @dataclass
@@ -91,25 +85,25 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
     if len(images) != len(semantics) or not images:
         raise ValueError(f"need as many example semantics as images ({len(images)}, "
                          f"{len(semantics)}), at least one")
-    size = (cfg.width, cfg.height)
+    size = cfg.size
+    spec = get_kind(cfg.kind)
     data = data or DataConfig()
     out_img, out_sem, out_kp = [], [], []
     for k, (img, sem) in enumerate(zip(images, semantics)):
-        if cfg.kind in KEYPOINT_KINDS:
-            if not has_detection(cfg.kind, sem):
+        if spec.keypoints:
+            if not spec.has_detection(sem):
                 name = names[k] if names else f"example {k}"
-                raise UserError(f"{name}: no {'person' if cfg.kind == 'pose' else 'face'} "
-                                "detected in this example")
+                raise UserError(f"{name}: no {spec.subject} detected in this example")
             fit = make_fit(cfg.kind, data, _size_of(img), size, [sem])
             kp = fit.keypoints([main_person(sem)])
             out_kp.append(kp)
-            out_sem.append(render_keypoints(cfg.kind, kp, size))
+            out_sem.append(spec.render(kp, size))
         else:
             fit = make_fit(cfg.kind, data, _size_of(img), size, None)
             out_sem.append(fit.label(sem))
         out_img.append(fit.image(img))
-    img_t = torch.stack([to_tensor(i) for i in out_img]).unsqueeze(0)
-    sem_t = torch.stack([semantic_to_tensor(s, cfg.kind, cfg.n_classes) for s in out_sem])
+    img_t = torch.stack([to_tensor_image(i) for i in out_img]).unsqueeze(0)
+    sem_t = torch.stack([spec.to_tensor(s, cfg.n_classes) for s in out_sem])
     return PreparedExamples(out_img, out_sem, out_kp if out_kp else None, img_t,
                             sem_t.unsqueeze(0))
 
@@ -131,7 +125,8 @@ class SynthFrame:
 def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
     """(frame, held) pairs: frames without a detection replaced by the last good one (leading
     gaps by the first good one; only their count is buffered). UserError if none is good."""
-    if kind not in KEYPOINT_KINDS:
+    spec = get_kind(kind)
+    if not spec.keypoints:
         for f in frames:
             yield f, False
         return
@@ -140,7 +135,7 @@ def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
     total = 0
     for f in frames:
         total += 1
-        if has_detection(kind, f):
+        if spec.has_detection(f):
             last = [main_person(f)]
             for _ in range(pending):
                 yield last, True
@@ -151,22 +146,22 @@ def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
         else:
             yield last, True
     if last is None:
-        what = "person" if kind == "pose" else "face"
-        raise UserError(f"driver: no {what} detected in any of its {total} frames")
+        raise UserError(f"driver: no {spec.subject} detected in any of its {total} frames")
 
 
 class Synthesizer:
     """Examples prepared once (optionally finetuned), then any number of driver runs."""
 
     def __init__(self, generator: torch.nn.Module, config: Config | GeneratorConfig,
-                 example_images: list[np.ndarray], example_keypoints: list,
+                 example_images: list[np.ndarray], example_semantics: list,
                  example_names: list[str] | None = None, finetune: int = 0, seed: int = 0,
                  finetune_lr: float | None = None, amp: str = "auto",
                  channels_last: bool | str = "auto", compile: bool = False):
         self.cfg = config.generator if isinstance(config, Config) else config
+        self.spec = get_kind(self.cfg.kind)
         self.data = config.data if isinstance(config, Config) else DataConfig()
         self.device = next(generator.parameters()).device
-        self.examples = prepare_examples(self.cfg, example_images, example_keypoints,
+        self.examples = prepare_examples(self.cfg, example_images, example_semantics,
                                          example_names, self.data)
         self.finetune_report = None
         self.retargeted = False  # set by run(): whether a retargeting map was applied
@@ -202,12 +197,11 @@ class Synthesizer:
 
     def render(self, frame, fit: View, retarget) -> np.ndarray:
         """Driver frame (source pixels) -> semantic map at the model's resolution."""
-        size = (self.cfg.width, self.cfg.height)
-        if self.cfg.kind in KEYPOINT_KINDS:
+        if self.spec.keypoints:
             frame = fit.keypoints(frame)
             if retarget is not None:
                 frame = [retarget(p) for p in frame]
-            return render_keypoints(self.cfg.kind, frame, size)
+            return self.spec.render(frame, self.cfg.size)
         return fit.label(frame)
 
     def run(self, driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
@@ -217,21 +211,20 @@ class Synthesizer:
 
         source_semantics: also render the driver without retargeting (for side-by-side views).
         """
-        cfg = self.cfg
-        size = (cfg.width, cfg.height)
+        cfg, spec = self.cfg, self.spec
+        size = cfg.size
         stream = hold_gaps(driver_frames, cfg.kind)
         head = list(itertools.islice(stream, reference_frames))  # small look-ahead (keypoints)
         if not head:
             raise UserError("driver: no frames")
         good = [f for f, held in head if not held]
-        if cfg.kind in KEYPOINT_KINDS:
+        if spec.keypoints:
             fit = make_fit(cfg.kind, self.data, driver_size or size, size, good)
         else:
             fit = make_fit(cfg.kind, self.data, driver_size or _size_of(head[0][0]), size, None)
         mapper = None
-        if retarget and cfg.kind in KEYPOINT_KINDS:
-            mapper = fit_retarget(cfg.kind, self.examples.keypoints,
-                                  [fit.keypoints(f) for f in good])
+        if retarget and spec.keypoints:
+            mapper = spec.fit_retarget(self.examples.keypoints, [fit.keypoints(f) for f in good])
             self.retargeted = mapper is not None
             if mapper is None:
                 log.warning("retargeting impossible (examples or driver lack the needed "
@@ -243,7 +236,7 @@ class Synthesizer:
         for i, (frame, held) in enumerate(itertools.chain(head, stream)):
             sem_np = self.render(frame, fit, mapper)
             t0 = time.perf_counter()
-            sem = self.fast.layout(semantic_to_tensor(sem_np, cfg.kind, cfg.n_classes)[None])
+            sem = self.fast.layout(spec.to_tensor(sem_np, cfg.n_classes)[None])
             pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
                 prev_sem, cfg.n_prev_frames)
             out = self.step(sem, pi, ps)
@@ -269,7 +262,7 @@ def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
 
 
 def iter_synthesis(generator: torch.nn.Module, config: Config | GeneratorConfig,
-                   example_images: list[np.ndarray], example_keypoints: list,
+                   example_images: list[np.ndarray], example_semantics: list,
                    driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
                    retarget: bool = True, finetune: int = 0, seed: int = 0,
                    amp: str = "auto", compile: bool = False) -> Iterator[SynthFrame]:
@@ -278,6 +271,6 @@ def iter_synthesis(generator: torch.nn.Module, config: Config | GeneratorConfig,
     With `finetune` > 0 a copy of the generator is finetuned on the examples first (the
     caller's model is not modified).
     """
-    synth = Synthesizer(generator, config, example_images, example_keypoints,
+    synth = Synthesizer(generator, config, example_images, example_semantics,
                         finetune=finetune, seed=seed, amp=amp, compile=compile)
     return synth.run(driver_frames, driver_size, retarget)

@@ -1,25 +1,15 @@
-"""Checkpoints: safetensors tensors + a JSON config that rebuilds the model. No pickle, ever.
+"""Training checkpoints: the generator checkpoint (models/checkpoint.py) + what resuming needs.
 
-    CKPT/                     e.g. RUN/checkpoints/step-0001000/ or weights/<name>/
-      config.json             resolved `Config` (rebuilds every network)
-      generator.safetensors   generator state dict
-      generator_ema.safetensors  (optional) EMA generator, preferred for synthesis
-      ...                     training adds discriminators / trainer state beside these
-
-`resolve_checkpoint` accepts a checkpoint dir, a run dir (uses checkpoints/latest) or a
-`checkpoints/` dir.
-
-Training checkpoints (`save_training_checkpoint`) add, in RUN/checkpoints/step-XXXXXXX/:
+In RUN/checkpoints/step-XXXXXXX/, beside config.json and generator(_ema).safetensors:
       discriminators.safetensors  every discriminator, keys prefixed by its name ("image.", ...)
       trainer_state.json          step, schedule, metadata and the JSON skeleton of the state
       trainer_state.safetensors   optimiser moments, RNG states (tensors of the state)
 The directory is written under a temporary name and renamed; `latest` is a relative symlink
 (or, where symlinks are unavailable, a text file naming the step dir) updated atomically, and
-only the last `keep` step dirs are kept.
+only the last `keep` step dirs are kept. No pickle, ever.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -31,101 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from v2vtool.config import Config
 from v2vtool.errors import UserError
-
-
-@dataclass
-class LoadedGenerator:
-    generator: torch.nn.Module  # FewShotGenerator, in eval mode
-    config: Config
-    path: Path
-    sha256: str  # hash of the generator weights file that was loaded
-    ema: bool
-
-
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: checkpoint not found")
-    for candidate in (path, path / "latest", path / "checkpoints" / "latest"):
-        candidate = _follow_pointer(candidate)
-        if (candidate / "config.json").is_file() and (candidate / "generator.safetensors").is_file():
-            return candidate.resolve()
-    raise UserError(f"{path}: not a checkpoint (needs config.json and generator.safetensors)")
-
-
-def _follow_pointer(path: Path) -> Path:
-    """`latest` may be a symlink (followed by the OS) or a small text file naming a sibling."""
-    if path.is_file() and path.name == "latest" and path.stat().st_size < 256:
-        name = path.read_text().strip()
-        if name and "/" not in name and "\\" not in name:
-            return path.parent / name
-    return path
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def state_to_safetensors(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    # clone: safetensors refuses tensors that share storage (e.g. tied / spectral-norm views)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-    save_file(state, str(path))
-
-
-def safetensors_to_state(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: unreadable safetensors file ({exc})") from None
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise UserError(f"{path}: weights do not match the architecture in config.json "
-                        f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, "
-                        f"e.g. {(missing or unexpected)[0]})")
-
-
-def save_generator(ckpt_dir: str | os.PathLike, config: Config, generator: torch.nn.Module,
-                   ema: torch.nn.Module | None = None) -> Path:
-    """Write config.json + generator(.ema).safetensors into `ckpt_dir` (caller makes it atomic)."""
-    ckpt_dir = Path(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    (ckpt_dir / "config.json").write_text(config.to_json())
-    state_to_safetensors(generator, ckpt_dir / "generator.safetensors")
-    if ema is not None:
-        state_to_safetensors(ema, ckpt_dir / "generator_ema.safetensors")
-    return ckpt_dir
-
-
-def load_config(ckpt_dir: str | os.PathLike) -> Config:
-    path = Path(ckpt_dir) / "config.json"
-    try:
-        return Config.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise UserError(f"{path}: not a valid config ({exc})") from None
-
-
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
-                   prefer_ema: bool = True) -> LoadedGenerator:
-    """Rebuild the generator from config.json and load its weights (EMA when present)."""
-    from v2vtool.models.generator import FewShotGenerator
-
-    ckpt = resolve_checkpoint(path)
-    config = load_config(ckpt)
-    generator = FewShotGenerator(config.generator)
-    weights = ckpt / "generator_ema.safetensors"
-    use_ema = prefer_ema and weights.is_file()
-    if not use_ema:
-        weights = ckpt / "generator.safetensors"
-    safetensors_to_state(generator, weights)
-    generator.to(device).eval()
-    return LoadedGenerator(generator, config, ckpt, file_sha256(weights), use_ema)
-
-
-# ---- training checkpoints (train engineer) -------------------------------------------------
+from v2vtool.models.checkpoint import (follow_pointer, load_config, resolve_checkpoint,
+                                       safetensors_to_state, save_generator)
 
 CHECKPOINT_PREFIX = "step-"
 
@@ -207,7 +104,7 @@ def prune_checkpoints(checkpoints_dir: str | os.PathLike, keep: int) -> None:
     import shutil
 
     ckpts = list_checkpoints(checkpoints_dir)
-    latest = _follow_pointer(Path(checkpoints_dir) / "latest").resolve()
+    latest = follow_pointer(Path(checkpoints_dir) / "latest").resolve()
     for p in ckpts[:max(0, len(ckpts) - max(1, keep))]:
         if p.resolve() != latest:
             shutil.rmtree(p, ignore_errors=True)

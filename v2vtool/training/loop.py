@@ -32,6 +32,7 @@ from v2vtool.config import Config
 from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
                                   validation_keys)
 from v2vtool.errors import UserError
+from v2vtool.models.build import build_generator
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
 from v2vtool.training import schedule
@@ -40,7 +41,8 @@ from v2vtool.training.pending import PendingSteps, StepOutcome
 from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
-from v2vtool.training.setup import prepare_run, resolve_device, run_metadata, write_run_meta
+from v2vtool.device import resolve_device
+from v2vtool.training.setup import prepare_run, run_metadata, write_run_meta
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -99,6 +101,15 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def check_budget(steps: int | None, minutes: float | None) -> None:
+    """The run-length arguments of `train` (also checked by the CLI before it launches
+    torchrun, so that a bad value fails once, not once per process)."""
+    if steps is not None and steps < 1:
+        raise UserError("--steps must be >= 1")
+    if minutes is not None and minutes <= 0:
+        raise UserError("--minutes must be > 0")
+
+
 def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
           steps: int | None = None, minutes: float | None = None, resume: bool = False,
           device: str = "auto", *, stop_at: int | None = None, progress: bool = True,
@@ -110,6 +121,7 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     resume: continue RUN/checkpoints/latest exactly (config taken from the checkpoint).
     stop_at: stop after this step as if interrupted (tests / scripted pauses).
     """
+    check_budget(steps, minutes)
     dev = resolve_device(device)
     info = ddp.init_distributed(dev)
     if dev.type == "cuda" and info.enabled:
@@ -141,7 +153,7 @@ class _Trainer:
         if resume and resumed is None:
             raise UserError(f"{out}: nothing to resume")
         cfg = resumed.config if resumed is not None else config
-        if steps is not None:
+        if steps is not None:  # the one place --steps is applied (checked in `train`)
             cfg = replace(cfg, train=replace(cfg.train, steps=int(steps)))
         if cfg.train.steps < 1:
             raise UserError("train.steps must be >= 1")
@@ -166,9 +178,7 @@ class _Trainer:
 
         # models
         seed_everything(cfg.seed)  # identical init on every rank
-        from v2vtool.models.generator import FewShotGenerator
-
-        self.G = FewShotGenerator(cfg.generator).to(dev)
+        self.G = build_generator(cfg.generator).to(dev)
         self.compiled = None
         if cfg.train.compile:  # G.forward calls self.step: compile that (one graph per K, and
             from v2vtool.models.fastpath import compile_step  # with / without a prev frame)

@@ -1,4 +1,4 @@
-"""Run-directory setup for training: device choice, output guards, RUN/config.json, RUN/run.json."""
+"""Run-directory setup for training: output guards, RUN/config.json, RUN/run.json."""
 from __future__ import annotations
 
 import json
@@ -13,16 +13,6 @@ from v2vtool import __version__
 from v2vtool.config import Config
 from v2vtool.errors import UserError
 from v2vtool.training.runlog import write_json
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise UserError(f"--device {device!r}: expected auto, cpu or cuda")
-    return torch.device(device)
 
 
 def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:

@@ -13,16 +13,11 @@ import math
 import torch
 
 from v2vtool.data.dataset import FewShotDataset, SampleKey
+from v2vtool.metrics.reconstruction import psnr_tensor as psnr
 
 
 def _stack(samples: list[dict]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per image PSNR (dB) of images in [0, 1], (N, 3, H, W) -> (N,)."""
-    mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    return 10 * torch.log10(1.0 / mse)
 
 
 class Validator:

@@ -12,11 +12,13 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 
 from v2vtool.io.atomic import atomic_path
+from v2vtool.semantics.kinds import get_kind
 
 
 def semantic_to_rgb(sem: torch.Tensor, kind: str) -> torch.Tensor:
-    """(C, H, W) network semantic map in [0, 1] -> (3, H, W) in [0, 1] for display."""
-    if kind == "segmentation":
+    """(C, H, W) network semantic map in [0, 1] -> (3, H, W) in [0, 1] for display: one-hot
+    kinds (segmentation) in one colour per class, 1-channel maps gray, 3-channel ones as is."""
+    if get_kind(kind).one_hot:
         n = sem.shape[0]
         palette = torch.tensor([colorsys.hsv_to_rgb(i / max(1, n), 0.8, 1.0) for i in range(n)],
                                dtype=torch.float32)

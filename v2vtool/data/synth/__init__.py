@@ -4,8 +4,9 @@ appearance.py (who: body, clothes, background) -> motion.py (how they dance: BOD
 keypoints) -> rasterize.py (keypoints + appearance -> frame, mask) -> dataset.py (clip dirs +
 manifest; `render_identity` for any motion).
 """
-from v2vtool.data.synth.appearance import Appearance, render_background, sample_appearance
+from v2vtool.data.synth.appearance import Identity, render_background, sample_identity
 from v2vtool.data.synth.dataset import (
+    dance_keypoints,
     generate_dataset,
     load_identity,
     read_manifest,
@@ -14,6 +15,6 @@ from v2vtool.data.synth.dataset import (
 )
 from v2vtool.data.synth.motion import FPS, view_of
 
-__all__ = ["Appearance", "FPS", "generate_dataset", "load_identity", "read_manifest",
-           "render_background", "render_identity", "render_motion_clip", "sample_appearance",
+__all__ = ["Identity", "FPS", "dance_keypoints", "generate_dataset", "load_identity", "read_manifest",
+           "render_background", "render_identity", "render_motion_clip", "sample_identity",
            "view_of"]

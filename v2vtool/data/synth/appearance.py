@@ -1,6 +1,6 @@
 """Identity = appearance: body proportions, skin, hair, clothes (front differs from back) and a
 background, all drawn from one random generator. Everything is plain JSON-able data so that the
-dataset manifest can rebuild an identity exactly (`Appearance.from_dict(a.to_dict()) == a`).
+dataset manifest can rebuild an identity exactly (`Identity.from_dict(a.to_dict()) == a`).
 
 Lengths are in body units (standing height ~ 1); colours are RGB int triples; positions in the
 background are fractions of the frame, so one identity renders at any size.
@@ -35,7 +35,7 @@ def _jitter(rng: np.random.Generator, colour, amount: int = 12) -> tuple[int, in
 
 
 @dataclass(frozen=True)
-class Appearance:
+class Identity:
     """One synthetic person. See module docstring for units."""
 
     # body (units: standing height ~ 1)
@@ -80,7 +80,7 @@ class Appearance:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Appearance":
+    def from_dict(cls, d: dict) -> "Identity":
         kw = {}
         for k, v in d.items():
             if k == "objects":
@@ -93,7 +93,7 @@ class Appearance:
         return cls(**kw)
 
 
-def sample_appearance(rng: np.random.Generator) -> Appearance:
+def sample_identity(rng: np.random.Generator) -> Identity:
     """Draw one identity. Front and back patterns always differ."""
     u = lambda lo, hi: float(round(rng.uniform(lo, hi), 4))  # noqa: E731
     pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
@@ -113,7 +113,7 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
         objects.append({"kind": kind, "x": x, "y": u(0.12, 0.4), "w": u(0.1, 0.16),
                         "h": u(0.1, 0.2), "colour": _rgb(rng.uniform(), u(0.3, 0.9),
                                                           u(0.3, 0.9))})
-    return Appearance(
+    return Identity(
         height=u(0.72, 0.84), head_r=u(0.058, 0.072), torso_len=u(0.28, 0.32),
         shoulder_w=u(0.19, 0.27), hip_w=u(0.10, 0.15), torso_depth=u(0.11, 0.15),
         upper_arm=u(0.155, 0.18), forearm=u(0.14, 0.16), thigh=u(0.22, 0.26),
@@ -154,7 +154,7 @@ def _shape(img: np.ndarray, kind: str, cx: float, cy: float, r: float, colour) -
                       cv2.LINE_AA, s)
 
 
-def clothing_texture(app: Appearance, side: str) -> np.ndarray:
+def clothing_texture(app: Identity, side: str) -> np.ndarray:
     """(TEX_H, TEX_W, 4) uint8 RGBA pattern layer over the torso (alpha 0 = plain top colour).
 
     u runs across the torso as seen by the camera, v from the shoulders down to the hips.
@@ -197,7 +197,7 @@ def _noise(seed: int, salt: int, w: int, h: int, cells: int = 16) -> np.ndarray:
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def render_background(app: Appearance, size) -> np.ndarray:
+def render_background(app: Identity, size) -> np.ndarray:
     """(H, W, 3) uint8 for size = S (square) or (W, H): wall gradient + texture, floor with
     texture, a few objects (positions are fractions of W and H)."""
     W, H = (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))

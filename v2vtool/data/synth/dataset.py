@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from v2vtool.data.synth.appearance import Appearance, render_background, sample_appearance
+from v2vtool.data.synth.appearance import Identity, render_background, sample_identity
 from v2vtool.data.synth.motion import FPS, dance_clip, sample_dance, view_of
 from v2vtool.data.synth.rasterize import Renderer
 from v2vtool.errors import UserError
@@ -66,7 +66,7 @@ def _write_identity(tmp: Path, seed: int, idx: int, ident: str, split: str,
                     clips_per_identity: int, frames: int, size: int,
                     progress: Callable[[int], None] | None = None) -> tuple[dict, list]:
     """Render one identity's clips into tmp/<ident>/; returns (appearance, manifest rows)."""
-    app = sample_appearance(np.random.default_rng([seed, idx]))
+    app = sample_identity(np.random.default_rng([seed, idx]))
     renderer = Renderer(app, size, render_background(app, size))
     rows = []
     for j in range(clips_per_identity):
@@ -152,13 +152,13 @@ def read_manifest(dataset_dir: str | os.PathLike) -> dict:
     return manifest
 
 
-def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Appearance:
+def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Identity:
     manifest = read_manifest(dataset_dir)
     if identity_id not in manifest["identities"]:
         known = ", ".join(sorted(manifest["identities"])[:5])
         raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: no identity "
                         f"{identity_id!r} (known: {known}, ...)")
-    return Appearance.from_dict(manifest["identities"][identity_id])
+    return Identity.from_dict(manifest["identities"][identity_id])
 
 
 def _frame_size(size) -> tuple[int, int]:
@@ -184,6 +184,16 @@ def render_identity(dataset_dir: str | os.PathLike, identity_id: str,
     for frame in keypoint_frames:
         person = frame if isinstance(frame, Person) else main_person(frame)
         yield renderer.render(person)
+
+
+def dance_keypoints(dataset_dir: str | os.PathLike, identity_id: str, frames: int,
+                    rng: np.random.Generator) -> list[Person]:
+    """`identity_id`'s body dancing a fresh procedural dance of any length (drawn from `rng`,
+    as the dataset's clips are): one Person per frame, in pixels of the dataset's size."""
+    size = int(read_manifest(dataset_dir)["size"])
+    app = load_identity(dataset_dir, identity_id)
+    people, _ = dance_clip(app, sample_dance(rng, frames), frames, size)
+    return people
 
 
 def render_motion_clip(dataset_dir: str | os.PathLike, identity_id: str,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from v2vtool.data.synth.appearance import Appearance
+from v2vtool.data.synth.appearance import Identity
 from v2vtool.io.keypoints import Person
 
 FPS = 15.0
@@ -137,7 +137,7 @@ def _bend(d: np.ndarray, angle, towards: np.ndarray) -> np.ndarray:
     return np.cos(angle) * d + np.sin(angle) * p
 
 
-def pose_3d(app: Appearance, d: Dance, t: float, duration: float) -> tuple[dict, float]:
+def pose_3d(app: Identity, d: Dance, t: float, duration: float) -> tuple[dict, float]:
     """Joint positions (body frame, before the turn) at time t (seconds), and the yaw."""
     wb = 2 * np.pi * d.tempo * t  # one cycle per beat
     blend = float(smoothstep((t / max(duration, 1e-6) - 0.3) / 0.4))
@@ -208,7 +208,7 @@ def quantize(person: Person) -> Person:
                   else np.zeros((70, 3), np.float32))
 
 
-def project(app: Appearance, J: dict, yaw_deg: float, size: int, drift: float = 0.0) -> Person:
+def project(app: Identity, J: dict, yaw_deg: float, size: int, drift: float = 0.0) -> Person:
     """Body-frame joints -> BODY_25 + face keypoints in pixels (see visibility rules)."""
     psi = np.deg2rad(yaw_deg)
     cs, sn = np.cos(psi), np.sin(psi)
@@ -250,7 +250,7 @@ def project(app: Appearance, J: dict, yaw_deg: float, size: int, drift: float = 
     return quantize(Person(pose=pose, face=face))
 
 
-def dance_clip(app: Appearance, d: Dance, frames: int, size: int) -> tuple[list, list]:
+def dance_clip(app: Identity, d: Dance, frames: int, size: int) -> tuple[list, list]:
     """Keypoints (list of Person) and yaw angles (degrees) of every frame."""
     duration = frames / FPS
     people, yaws = [], []

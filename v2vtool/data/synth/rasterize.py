@@ -20,7 +20,7 @@ import math
 import cv2
 import numpy as np
 
-from v2vtool.data.synth.appearance import TEX_H, TEX_W, Appearance, clothing_texture
+from v2vtool.data.synth.appearance import TEX_H, TEX_W, Identity, clothing_texture
 from v2vtool.data.synth.motion import FOOT_LEN, HEEL_BACK, TURNOUT
 from v2vtool.io.keypoints import Person
 
@@ -107,7 +107,7 @@ class Canvas:
 class Renderer:
     """Renders one identity at one frame size; caches the background and textures."""
 
-    def __init__(self, app: Appearance, size: int, background: np.ndarray):
+    def __init__(self, app: Identity, size: int, background: np.ndarray):
         self.app, self.size, self.bg = app, size, background
         total = app.torso_len + 0.03 + 2 * app.head_r + app.thigh + app.shin + 0.03
         tex_w = int(np.clip(app.shoulder_w / total * app.height * size * 1.3, 8, TEX_W))
