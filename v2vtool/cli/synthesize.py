@@ -126,7 +126,7 @@ def _summary(r) -> Table:
         text = (f"{fp['device']}, {'bf16' if fp['amp'] == 'bf16' else 'fp32'}"
                 f"{', channels_last' if fp['channels_last'] else ''}")
         if fp.get("compile"):
-            text += f", compiled (first call {fp['compile_first_call_seconds'] or 0:.1f} s)"
+            text += f", compiled (compile {fp['compile_first_call_seconds'] or 0:.1f} s)"
         t.add_row("fast path", text)
     if r.finetune:
         t.add_row("finetune", f"{r.finetune['steps']} steps, loss {r.finetune['loss_first']:.4f}"

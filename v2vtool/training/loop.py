@@ -423,11 +423,12 @@ class _Trainer:
                 lr_g, lr_d = self._set_lr()
                 self.train_step(batch)
                 self.step += 1
-                if self.compiled is not None and not getattr(self, "_compile_logged", False) \
-                        and self.compiled.first_call_seconds is not None:
-                    self._compile_logged = True
+                if self.compiled is not None and \
+                        len(self.compiled.first_calls) > getattr(self, "_compiles_logged", 0):
+                    self._compiles_logged = len(self.compiled.first_calls)  # a new graph
                     self.metrics.write({"type": "event", "step": self.step, "event": "compile",
                                         "first_step_seconds": self.compiled.first_call_seconds,
+                                        "graphs": len(self.compiled.first_calls),
                                         "cache": str(self.compiled.cache_dir)})
                 log_step = self.step % tc.log_every == 0 or self.step == self.total
                 sample_step = bool(tc.sample_every) and self.step % tc.sample_every == 0
