@@ -103,6 +103,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     if size is not None and (size[0] < 2 or size[1] < 2):
         raise UserError(f"--size {size[0]}x{size[1]}: too small")
     dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is not None:  # compiled kernels / syncs: this GPU
+        torch.cuda.set_device(dev)
     ckpt = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
     if checkpoint is None and not ckpt.exists():
         raise UserError(f"{ckpt}: no default checkpoint installed; pass --checkpoint "
