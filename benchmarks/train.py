@@ -110,7 +110,7 @@ def _train_speed(data: Path, size: int, steps: int, batch: int, threads: int,
     cfg = apply_overrides(preset(name), sizes + [
         f"train.batch_size={batch}", f"train.amp={amp}", f"train.compile={compile}",
         "train.log_every=1", "train.sample_every=0", "train.val_every=0",
-        "train.checkpoint_every=0", f"train.single_frame_steps={half}",
+        f"train.checkpoint_every={steps}", f"train.single_frame_steps={half}",
         f"train.threads={threads}", "train.k_max=2",
         f"train.seq_double_every={steps}", "train.seq_len_start=4", *(overrides or [])])
     if device.startswith("cuda"):

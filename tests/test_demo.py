@@ -11,9 +11,12 @@ from typer.testing import CliRunner
 from v2vtool.cli import app
 from v2vtool.config import apply_overrides, preset
 from v2vtool.io.clipdir import Clip, ClipWriter
-from v2vtool.demo import DEFAULT_WEIGHTS, EXAMPLES
 from v2vtool.models.build import build_generator
 from v2vtool.models.checkpoint import load_config, load_generator, save_generator
+from v2vtool.resources import source_root
+
+EXAMPLES = source_root() / "examples"  # the clone's (tests run on a clone)
+DEFAULT_WEIGHTS = source_root() / "weights" / "default"
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Training checkpoints: atomic writes, keep-last-N + latest, disk-full safety, no-pickle state."""
 from __future__ import annotations
 
-import errno
 import json
 import random
 
@@ -49,11 +48,16 @@ def test_disk_full_leaves_previous_checkpoint(tmp_path, monkeypatch):
     root = tmp_path / "checkpoints"
     _save(root, 1)
 
-    def full(*a, **k):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    from safetensors import SafetensorError
 
-    monkeypatch.setattr(ck, "save_file", full)
-    with pytest.raises(UserError, match="could not write checkpoint .*No space left"):
+    from v2vtool.io import weights
+
+    def full(*a, **k):  # what safetensors raises on a full disk (its own type, errno in text)
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: '
+                              'StorageFull, message: "No space left on device" })')
+
+    monkeypatch.setattr(weights, "save_file", full)
+    with pytest.raises(UserError, match="could not write checkpoint .*no space left"):
         _save(root, 2)
     assert [p.name for p in root.iterdir() if p.name != "latest"] == ["step-0000001"]
     assert resolve_checkpoint(root).name == "step-0000001"

@@ -21,7 +21,7 @@ TINY = ["generator.height=32", "generator.width=32", "generator.ngf=8", "generat
         "discriminator.ndf=8", "discriminator.n_layers=2", "train.batch_size=2", "train.k_max=2", "train.log_every=1",
         "train.single_frame_steps=2", "train.seq_double_every=1", "train.seq_len_start=2",
         "train.seq_len_max=3", "train.sample_every=0", "train.val_every=0",
-        "train.checkpoint_every=0", "data.example_window=4", "train.threads=1"]
+        "train.checkpoint_every=1000", "data.example_window=4", "train.threads=1"]
 
 
 def tiny_config(kind: str = "pose", *extra: str):
@@ -131,11 +131,11 @@ def test_nonfinite_losses_stop_cleanly(pose_set, tmp_path, monkeypatch):
 
     monkeypatch.setattr(gan.GanPieces, "g_losses", nan_losses)
     cfg = tiny_config("pose", "train.max_bad_steps=2")
-    with pytest.raises(TrainingDiverged, match="2 consecutive steps with non-finite"):
+    with pytest.raises(TrainingDiverged, match=r"2 consecutive steps with non-finite "
+                                               r"generator losses \(l1\)"):
         train([pose_set], tmp_path / "run", cfg, steps=5, **_kw())
-    events = [r for r in read_metrics(tmp_path / "run", "event") if r["event"] == "nonfinite"]
-    assert [e["consecutive"] for e in events] == [1, 2] and events[0]["terms"] == ["l1"]
-    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing half-trained written
+    # it failed before its first checkpoint: the run leaves nothing behind (exit 2, no leftovers)
+    assert not (tmp_path / "run").exists()
 
 
 
@@ -187,7 +187,7 @@ def test_guards(pose_set, tmp_path):
         train([pose_set], tmp_path / "r4", tiny_config("face"), steps=1, **_kw())
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UserError, match="not writable"):
+    with pytest.raises(UserError, match="not writable|is a file, not a folder"):
         train([pose_set], blocker / "run", cfg, steps=1, **_kw())
     with pytest.raises(UserError, match="checkpoint not found|not a checkpoint"):
         train([pose_set], tmp_path / "r5", cfg, resume=True, **_kw())
@@ -211,7 +211,7 @@ def test_restartable_run_dir(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     assert _restartable(run)
-    (run / "config.json").write_text("{}")
+    (run / "config.json").write_text(preset("tiny").to_json())
     (run / "metrics.jsonl").write_text("")
     (run / "checkpoints").mkdir()
     assert _restartable(run)  # a run that died before its first checkpoint may start again
@@ -221,3 +221,7 @@ def test_restartable_run_dir(tmp_path):
     other.mkdir()
     (other / "thesis.tex").write_text("x")
     assert not _restartable(other)  # never train into an unrelated folder
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    assert not _restartable(mine)  # a config.json of the user's is not a run's

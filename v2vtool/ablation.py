@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ import numpy as np
 
 from v2vtool.config import Config, apply_overrides, preset
 from v2vtool.errors import UserError
-from v2vtool.io.atomic import atomic_path
+from v2vtool.io.atomic import atomic_path, make_parents, remove_created
+from v2vtool.io.lock import LOCK_NAME, DirLock
 
 log = logging.getLogger(__name__)
 VARIANTS = ("weightgen", "adain", "concat", "encoder")
@@ -55,6 +57,8 @@ def parse_list(text: str, what: str, cast=int) -> list:
         raise UserError(f"--{what} {text!r}: expected a comma-separated list") from None
     if not vals:
         raise UserError(f"--{what}: empty list")
+    if cast is int and min(vals) < 1:
+        raise UserError(f"--{what} {text!r}: values must be >= 1")
     return vals
 
 
@@ -119,8 +123,12 @@ def run_cell(cell: Cell, base: Config, dataset: Path, ids: list[str], out: Path,
     cfg = cell_config(base, cell.variant, ks)
     trained = cdir / "trained.json"
     if trained.is_file():  # trained earlier, scoring did not finish: score only
-        info = json.loads(trained.read_text())
-        ckpt, t_train = Path(info["checkpoint"]), float(info["train_seconds"])
+        info = _read_json(trained)
+        try:
+            ckpt, t_train = Path(info["checkpoint"]), float(info["train_seconds"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{trained}: not written by v2v ablate (no checkpoint / "
+                            "train_seconds); delete it to train the cell again") from None
     else:
         t0 = time.perf_counter()
         say(f"{cell.name}: training")
@@ -186,38 +194,109 @@ def run_ablation(data: str | os.PathLike, out: str | os.PathLike, ks: Sequence[i
                  steps: int | None = None, config: Config | None = None, seed: int = 0,
                  max_frames: int | None = None, device: str = "cpu",
                  progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """Run / resume the grid (module docstring); returns the table.json content."""
+    """Run / resume the grid (module docstring); returns the table.json content.
+
+    Everything is checked before anything is written; ABL is locked while the sweep runs (one
+    writer); a sweep that fails before any cell trained a checkpoint leaves nothing behind."""
+    from v2vtool.config_check import BIG, MAX_K, MAX_SEED, check_number, validate_config
+    from v2vtool.io.guard import check_outputs, check_replaceable
+
     data, out = Path(data), Path(out)
     if not (data / "manifest.json").is_file():
         raise UserError(f"{data}: not a 'v2v data synth' set (no manifest.json)")
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise UserError(f"--variants: unknown {', '.join(bad)} (choose from {', '.join(VARIANTS)})")
-    base = config or preset("tiny")
+    for k in ks:
+        check_number("--k", k, 1, MAX_K, integer=True)
+    for n in train_sizes:
+        check_number("--train-sizes", n, 1, 10**6, integer=True)
+    check_number("--steps", steps, 1, BIG, integer=True)
+    check_number("--budget-minutes", budget_minutes, 0, 10**7, lo_open=True)
+    check_number("--max-frames", max_frames, 1, 10**7, integer=True)
+    check_number("--seed", seed, 0, MAX_SEED, integer=True)
+    base = validate_config(config or preset("tiny"))
     if budget_minutes is None and steps is None:
         steps = base.train.steps  # the preset's schedule length, the same for every cell
     if base.generator.kind != "pose":
         raise UserError("ablation runs on the procedural pose benchmark: the preset must be pose")
+    check_outputs([("--out", out)], [("--data", data)])
     ids = train_identities(data, seed)
+    if not ids:
+        raise UserError(f"{data}/manifest.json: no training identities")
+    from v2vtool.benchmark import plan
+
+    plan(data, list(ks), seed)  # the scoring protocol must be possible before training
     cells, notes = plan_cells(variants, train_sizes, len(ids))
-    out.mkdir(parents=True, exist_ok=True)
     spec = {"data": str(data), "ks": list(ks), "train_sizes": list(train_sizes),
             "variants": list(variants), "budget_minutes": budget_minutes, "steps": steps,
             "seed": seed, "max_frames": max_frames, "config": base.to_dict()}
     spec_file = out / "spec.json"
-    if spec_file.is_file():
-        old = json.loads(spec_file.read_text())
-        if {k: old.get(k) for k in spec} != spec:
-            raise UserError(f"{spec_file}: {out} holds a different sweep (other arguments); use "
-                            "a new --out or the same arguments to resume")
-    else:
-        with atomic_path(spec_file) as tmp:
-            Path(tmp).write_text(json.dumps(spec, indent=2))
+    if os.path.lexists(out) and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory (--out is a sweep directory)")
+    created = make_parents(out / "x") if not out.exists() else []
+    lock = DirLock(out)
+    fresh = False
+    try:
+        lock.acquire()  # first: what is in OUT is only looked at with the lock held
+        check_replaceable(out, _is_sweep, "a sweep directory of v2v ablate",
+                          "choose a new --out, or the --out of the sweep to resume")
+        fresh = not spec_file.is_file()
+        if not fresh:
+            old = _read_json(spec_file)
+            if {k: old.get(k) for k in spec} != spec:
+                raise UserError(f"{spec_file}: {out} holds a different sweep (other arguments);"
+                                " use a new --out or the same arguments to resume")
+        else:
+            with atomic_path(spec_file) as tmp:
+                Path(tmp).write_text(json.dumps(spec, indent=2))
+        return _run_cells(cells, notes, spec, base, data, ids, out, ks, variants, steps,
+                          budget_minutes, seed, max_frames, device, progress)
+    except Exception:
+        if fresh and lock.held and not _any_checkpoint(out):  # nothing worth resuming
+            for p in list(out.iterdir()):
+                if p.name != LOCK_NAME:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        raise
+    finally:
+        lock.release()
+        if created and out.is_dir() and not any(out.iterdir()):
+            remove_created(created)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable ({' '.join(str(exc).split())[:120]})") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: not a sweep spec (expected a JSON object)")
+    return obj
+
+
+def _is_sweep(path: Path) -> bool:
+    """A folder written by v2v ablate (its spec.json)."""
+    try:
+        obj = json.loads((path / "spec.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and {"data", "ks", "variants", "train_sizes"} <= set(obj)
+
+
+def _any_checkpoint(out: Path) -> bool:
+    cells = out / "cells"
+    return cells.is_dir() and any(
+        (c / "result.json").is_file() or any((c / "run" / "checkpoints").glob("step-*"))
+        for c in cells.iterdir() if c.is_dir())
+
+
+def _run_cells(cells, notes, spec, base, data, ids, out, ks, variants, steps, budget_minutes,
+               seed, max_frames, device, progress) -> dict:
     results = []
     for i, cell in enumerate(cells):
         done = out / "cells" / cell.name / "result.json"
         if done.is_file():
-            results.append(json.loads(done.read_text()))
+            results.append(_read_json(done))
             if progress:
                 progress(i + 1, len(cells), f"{cell.name}: done earlier (skipped)")
             continue

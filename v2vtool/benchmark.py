@@ -78,8 +78,12 @@ def parse_k(text: str) -> list[int]:
         ks = sorted({int(x) for x in str(text).split(",") if x.strip()})
     except ValueError:
         raise UserError(f"--k {text!r}: expected comma-separated integers like 1,2,4") from None
+    from v2vtool.config_check import MAX_K
+
     if not ks or ks[0] < 1:
         raise UserError(f"--k {text!r}: K values must be >= 1")
+    if ks[-1] > MAX_K:
+        raise UserError(f"--k {text!r}: K values must be <= {MAX_K} (the K limit of synthesis)")
     return ks
 
 
@@ -102,6 +106,9 @@ def plan(dataset: Path, ks: list[int], seed: int) -> list[dict]:
 
     man = read_manifest(dataset)
     clips = man["clips"]
+    if not man["test"]:
+        raise UserError(f"{dataset}/manifest.json: no held-out (test) identities to score "
+                        "(make the set with `v2v data synth --test-identities N`)")
     items = []
     for n, ident in enumerate(sorted(man["test"])):
         rng = np.random.default_rng([seed, n])
@@ -411,9 +418,12 @@ def _table(title: str, caption: str, rows: list[dict], cols: list[Column]):
 
 
 def print_benchmark(res: dict, console) -> None:
+    from rich.markup import escape
+
     console.print(_table(
         f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
-        f"{res['dataset']}; pose = pose error in px at {res['pose_reference_height']} px "
+        f"{escape(str(res['dataset']))}; pose = pose error in px at "
+        f"{res['pose_reference_height']} px "
         "height, miss = missing-joint rate; person = PSNR inside the true person mask, ghost "
         "= L1 outside it (dilated)", res["rows"], columns()))
     drift = res.get("drift")
@@ -425,4 +435,5 @@ def print_benchmark(res: dict, console) -> None:
             f"drift ({drift['frames']}-frame driver)", "PSNR per quarter of the frames; "
             "drift = last quarter - first (dB)", drift["rows"], cols))
     for k, why in res.get("skipped", {}).items():
-        console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/] {k}: {escape(str(why))}", highlight=False,
+                      soft_wrap=True)

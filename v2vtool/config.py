@@ -140,17 +140,22 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
+        """Rebuild from `to_dict()` output (e.g. a checkpoint's config.json); values are not
+        checked here: `config_check.validate_config` does that."""
         return _from_dict(cls, d)
 
 
-def _from_dict(cls, d: dict[str, Any]):
+def _from_dict(cls, d: dict[str, Any], where: str = "config"):
+    if not isinstance(d, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(d).__name__}")
     kwargs = {}
     known = {f.name: f for f in fields(cls)}
     for key, value in d.items():
         if key not in known:
             raise UserError(f"config has unknown key {key!r} for {cls.__name__}")
         sub = _dataclass_type(cls, key)
-        kwargs[key] = _from_dict(sub, value) if sub is not None else value
+        kwargs[key] = _from_dict(sub, value, f"config section {key!r}") if sub is not None \
+            else value
     return cls(**kwargs)
 
 
@@ -242,6 +247,9 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         leaf = parts[-1]
         if not is_dataclass(node) or leaf not in {f.name for f in fields(node)}:
             raise UserError(f"override {item!r}: unknown key {path!r}")
+        if is_dataclass(getattr(node, leaf)):
+            raise UserError(f"override {item!r}: {path!r} is a section; set one of its keys "
+                            f"({path}.KEY=VALUE)")
         try:
             value = _parse_value(text, getattr(node, leaf))
         except ValueError as exc:
@@ -250,4 +258,4 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         for p in reversed(parts[:-1]):
             diff = {p: diff}
         cfg = _merge(cfg, diff)
-    return cfg
+    return cfg  # values are checked by config_check.validate_config (CLI, train, checkpoints)

@@ -1,4 +1,6 @@
-"""`v2v demo`: the newcomer's first run, on the shipped checkpoint and examples.
+"""`v2v demo`: the newcomer's first run, on the shipped checkpoint and examples (found by
+`v2vtool.resources`: the source tree, else the installed share/v2vtool/, or --weights /
+$V2V_WEIGHTS).
 
     weights/default/           the shipped model (procedural dancers, 128x128)
     examples/target_front.png  two views of a held-out identity (never seen in training)
@@ -22,11 +24,11 @@ from typing import Callable
 
 from v2vtool import __version__
 from v2vtool.errors import UserError
-from v2vtool.io.atomic import atomic_path
+from v2vtool.io.atomic import atomic_dir
+from v2vtool.io.guard import check_outputs, check_replaceable
+from v2vtool.resources import find_examples, find_weights
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
-DEFAULT_WEIGHTS = REPO / "weights" / "default"
+DEMO_FORMAT = "v2v-demo/1"
 HEADLINE = ("psnr", "ssim", "l1", "pose_error", "warp_error")
 
 
@@ -42,52 +44,71 @@ CASES = (DemoCase("demo_k1", ("target_front.png",)),
 
 def _require(path: Path, what: str) -> Path:
     if not path.exists():
-        raise UserError(f"{path}: {what} not found (a clean clone ships it; was it deleted?)")
+        raise UserError(f"{path}: {what} not found")
     return path
 
 
 def run_demo(out: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
              examples_dir: str | os.PathLike | None = None, device: str = "auto",
-             say: Callable[[str], None] = lambda s: None) -> dict:
+             say: Callable[[str], None] = lambda s: None,
+             weights: str | os.PathLike | None = None) -> dict:
     """Synthesize the shipped driver for K=1 and K=2, score both, write DIR/metrics.json.
 
     Writes demo_k1.mp4, demo_k2.mp4, demo_side_by_side.mp4 (K=2: semantics | chosen example |
     output), attention_k2.mp4 (attention over the two examples per frame) and metrics.json.
-    Returns the metrics dict that went into metrics.json.
+    Returns the metrics dict that went into metrics.json. `weights`: a folder laid out like
+    weights/ (default/ + keypoints/) to use instead of the shipped one.
     """
     from v2vtool.metrics.evaluate import evaluate_video
     from v2vtool.synthesis import synthesize
 
     out = Path(out)
-    ex_dir = Path(examples_dir) if examples_dir is not None else EXAMPLES
-    ckpt = Path(checkpoint) if checkpoint is not None else _require(DEFAULT_WEIGHTS,
-                                                                     "shipped checkpoint")
+    ex_dir = Path(examples_dir) if examples_dir is not None else find_examples()
+    ckpt = (_require(Path(checkpoint), "checkpoint") if checkpoint is not None
+            else find_weights("default", weights))
+    keynet_dir = Path(weights) / "keypoints" if weights is not None else None
     driver = _require(ex_dir / "driver", "demo driver clip")
     truth = _require(ex_dir / "truth", "demo truth clip")
-    out.mkdir(parents=True, exist_ok=True)
+    case_examples = {c.name: [_require(ex_dir / e, "example image") for e in c.examples]
+                     for c in CASES}
+    check_outputs([("--out", out)], [("--examples-dir", ex_dir), ("--checkpoint", ckpt)])
+    if os.path.lexists(out) and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory (--out is a folder)")
+    check_replaceable(out, _is_demo, "a folder written by v2v demo")
     t0 = time.perf_counter()
-    results: dict = {"format": "v2v-demo/1", "version": __version__, "checkpoint": str(ckpt),
+    results: dict = {"format": DEMO_FORMAT, "version": __version__, "checkpoint": str(ckpt),
                      "driver": str(driver), "truth": str(truth), "cases": {}}
-    for case in CASES:
-        examples = [str(_require(ex_dir / e, "example image")) for e in case.examples]
-        k = len(examples)
-        say(f"synthesizing K={k} ({', '.join(case.examples)})")
-        video = out / f"{case.name}.mp4"
-        extra = {}
-        if k > 1:
-            extra = {"attention_maps": out / f"attention_k{k}.mp4"}
-        res = synthesize(examples, driver, video, checkpoint=ckpt, retarget=False,
-                         device=device, **extra)
-        if k > 1:  # the side-by-side panel video for the richer case
-            synthesize(examples, driver, out / "demo_side_by_side.mp4", checkpoint=ckpt,
-                       retarget=False, side_by_side=True, device=device)
-        say(f"scoring K={k} against the truth")
-        report = evaluate_video(video, real=truth, driver=driver)
-        results["cases"][case.name] = {
-            "k": k, "examples": list(case.examples), "video": video.name,
-            "frames": res.frames, "fps": res.fps, "synthesis_fps": round(res.throughput_fps, 2),
-            "metrics": report.metrics, "skipped": report.skipped, "notes": report.notes}
-    results["seconds"] = round(time.perf_counter() - t0, 2)
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=2, sort_keys=True))
+    # everything goes to a temporary folder that replaces OUT only when the demo is complete
+    with atomic_dir(out, overwrite=True) as tmp_out:
+        for case in CASES:
+            examples = [str(e) for e in case_examples[case.name]]
+            k = len(examples)
+            say(f"synthesizing K={k} ({', '.join(case.examples)})")
+            video = tmp_out / f"{case.name}.mp4"
+            extra = {}
+            if k > 1:
+                extra = {"attention_maps": tmp_out / f"attention_k{k}.mp4"}
+            res = synthesize(examples, driver, video, checkpoint=ckpt, retarget=False,
+                             device=device, **extra)
+            if k > 1:  # the side-by-side panel video for the richer case
+                synthesize(examples, driver, tmp_out / "demo_side_by_side.mp4", checkpoint=ckpt,
+                           retarget=False, side_by_side=True, device=device)
+            say(f"scoring K={k} against the truth")
+            report = evaluate_video(video, real=truth, driver=driver, keynet_dir=keynet_dir)
+            results["cases"][case.name] = {
+                "k": k, "examples": list(case.examples), "video": video.name,
+                "frames": res.frames, "fps": res.fps,
+                "synthesis_fps": round(res.throughput_fps, 2),
+                "metrics": report.metrics, "skipped": report.skipped, "notes": report.notes}
+        results["seconds"] = round(time.perf_counter() - t0, 2)
+        (tmp_out / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
     return results
+
+
+def _is_demo(path: Path) -> bool:
+    """A folder written by v2v demo (its metrics.json)."""
+    try:
+        obj = json.loads((path / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and obj.get("format") == DEMO_FORMAT

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,8 +42,9 @@ def ablate(
     from v2vtool.ablation import parse_list, run_ablation
     from v2vtool.benchmark import parse_k
     from v2vtool.config import apply_overrides, preset
+    from v2vtool.config_check import validate_config
 
-    cfg = apply_overrides(preset(preset_name), list(overrides or []))
+    cfg = validate_config(apply_overrides(preset(preset_name), list(overrides or [])))
     with Progress(TextColumn("[bold]ablate[/]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console) as bar:
         task = bar.add_task("", total=None)
@@ -54,7 +56,7 @@ def ablate(
                            "train-sizes"), variants=parse_list(variants, "variants", str),
                            budget_minutes=budget_minutes, steps=steps, config=cfg, seed=seed,
                            max_frames=max_frames, device=device, progress=progress)
-    t = Table(title=f"ablation {out}")
+    t = Table(title=f"ablation {escape(str(out))}")
     cols = [c for c in ("psnr", "ssim", "l1", "pose_error", "warp_error")
             if any(c in r for r in res["rows"])]
     for c in ("variant", "N", "K", *cols):
@@ -64,5 +66,5 @@ def ablate(
                   *[f"{r[c]:.3g}" if r.get(c) is not None else "-" for c in cols])
     console.print(t)
     for note in res["notes"]:
-        console.print(f"[dim]note: {note}[/]")
-    console.print(f"wrote {out}/table.csv, table.json, k.png, train_size.png, variants.png")
+        console.print(f"[dim]note: {escape(str(note))}[/]")
+    console.print(escape(f"wrote {out}/table.csv, table.json, k.png, train_size.png, variants.png"))

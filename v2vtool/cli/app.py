@@ -9,15 +9,18 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import signal
+import threading
 from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from v2vtool import __version__
-from v2vtool.errors import UserError
+from v2vtool.errors import UserError, os_error_message
 
-console = Console(stderr=True)  # human output; stdout stays clean for JSON
+console = Console(stderr=True, emoji=False)  # human output (stderr); stdout stays clean for JSON
 F = TypeVar("F", bound=Callable)
 
 app = typer.Typer(
@@ -59,6 +62,22 @@ def _debug_enabled(ctx: typer.Context | None) -> bool:
     return False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every writer's cleanup (temporaries) runs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _trap_sigterm():
+    """Route SIGTERM to `Terminated` while a command runs (main thread only); returns the
+    previous handler to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def command(fn: F) -> F:
     """Wrap a CLI command with the error policy: one line + exit 2 on bad input.
 
@@ -74,16 +93,23 @@ def command(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = kwargs.get(ctx_name) if own else kwargs.pop(CTX_PARAM, None)
+        old_term = _trap_sigterm()
         try:
             return fn(*args, **kwargs)
-        except UserError as exc:
+        except (UserError, OSError) as exc:  # an OSError is about the user's files too
             if _debug_enabled(ctx):
                 raise
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            msg = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
+            msg = " ".join(msg.split()) or type(exc).__name__  # one line, whatever the text
+            console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True,
+                          emoji=False)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             console.print("[bold red]interrupted[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
 
     if not own:
         extra = inspect.Parameter(CTX_PARAM, inspect.Parameter.KEYWORD_ONLY,

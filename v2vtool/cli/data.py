@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -79,8 +80,10 @@ def synth(
         with _bar("rendering") as update:
             path = render_motion_clip(dataset, identity, motion_from, out, overwrite=overwrite,
                                       progress=update)
-        console.print(f"wrote {path}: identity {identity} with the motion of {motion_from}")
+        console.print(escape(f"wrote {path}: identity {identity} with the motion of {motion_from}"))
         return
+    if workers < 0 or workers > 64:
+        raise UserError(f"--workers {workers}: must be in 0..64 (0: one per CPU core, max 8)")
     if test_identities is None:
         test_identities = max(1, identities // 5) if identities > 1 else 0
     with _bar("dancers") as update:
@@ -89,7 +92,7 @@ def synth(
                          workers=workers if workers > 0 else min(8, os.cpu_count() or 1))
     dt = time.perf_counter() - t0
     total = identities * clips_per_identity * frames
-    table = Table(title=f"v2v data synth -> {out}")
+    table = Table(title=f"v2v data synth -> {escape(str(out))}")
     for col in ("identities", "train / test", "clips", "frames", "size", "seconds",
                 "frames/s"):
         table.add_column(col, justify="right")
@@ -124,20 +127,20 @@ def import_(
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     with _bar("sequences") as update:
         report = import_dataset(src, out, fmt, fps=fps, overwrite=overwrite, progress=update)
-    table = Table(title=f"v2v data import ({fmt}) -> {out}")
+    table = Table(title=f"v2v data import ({fmt}) -> {escape(str(out))}")
     for col in ("clip", "kind", "frames", "skipped", "size"):
         table.add_column(col, justify="right" if col in ("frames", "skipped") else "left")
     for c in report.clips:
-        table.add_row(c["name"], c["kind"], str(c["frames"]), str(c["skipped"]),
+        table.add_row(escape(c["name"]), c["kind"], str(c["frames"]), str(c["skipped"]),
                       f"{c['width']}x{c['height']}")
     console.print(table)
     if report.problems:
         console.print(f"[yellow]{len(report.problems)} problem(s) (skipped):[/]")
         for p in report.problems[:30]:
-            console.print(f"  {p.file}: {p.message}", highlight=False, soft_wrap=True)
+            console.print(escape(f"  {p.file}: {p.message}"), highlight=False, soft_wrap=True)
         if len(report.problems) > 30:
-            console.print(f"  ... and {len(report.problems) - 30} more (see "
-                          f"{out / 'manifest.json'})")
+            console.print(escape(f"  ... and {len(report.problems) - 30} more (see "
+                                 f"{out / 'manifest.json'})"))
 
 
 @data_app.command("info", epilog="""
@@ -160,7 +163,7 @@ def info(
         typer.echo(json.dumps(result, indent=2))
         return
     s = result["summary"]
-    table = Table(title=f"{path}" + (f" ({result['format']})" if result["format"] else ""),
+    table = Table(title=escape(f"{path}") + (f" ({result['format']})" if result["format"] else ""),
                   show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")

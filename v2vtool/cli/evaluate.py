@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from v2vtool.cli.app import app, command, console
@@ -19,14 +21,63 @@ def _fmt(v) -> str:
     return "-" if v is None else str(v)
 
 
+def _finite(obj):
+    """JSON has no NaN / inf: a non-finite number is written as null (never as NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _nonfinite_to_skipped(rep: dict) -> dict:
+    """A NaN / inf metric is no result: it is listed under "skipped", never reported."""
+    for k, v in list(rep["metrics"].items()):
+        if isinstance(v, float) and not math.isfinite(v):
+            del rep["metrics"][k]
+            rep["skipped"][k] = f"{k} came out {v} (not a finite number): not reported"
+    return rep
+
+
 def _write_json(obj: dict, path: Optional[Path]) -> None:
-    text = json.dumps(obj, indent=2, default=str)
+    text = json.dumps(_finite(obj), indent=2, default=str, allow_nan=False)
     if path is None:
         typer.echo(text)
         return
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text + "\n")
-    console.print(f"wrote {path}")
+    console.print(f"wrote {escape(str(path))}")
+
+
+def _sidecar_file(generated: Optional[Path]) -> Optional[Path]:
+    """The synthesis sidecar read along with --generated (an input too), if there is one."""
+    if generated is None:
+        return None
+    side = generated.with_suffix(".json") if generated.suffix else \
+        generated.parent / f"{generated.name}.json"
+    return side if side.is_file() else None
+
+
+def _check_json_out(path: Optional[Path], inputs: list) -> None:
+    """--json may not touch an input, and replaces only a JSON file written by v2v."""
+    from v2vtool.io.guard import check_outputs
+
+    if path is None:
+        return
+    check_outputs([("--json", path)], inputs)
+    if path.is_dir():
+        raise UserError(f"{path}: --json: is a directory")
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None
+        fmt = str(old.get("format", "")) if isinstance(old, dict) else ""
+        if not fmt.startswith(("v2v-metrics/", "v2v-benchmark/")):
+            raise UserError(f"{path}: --json: existing file is not a v2v metrics file; not "
+                            "replaced (remove it or choose another path)")
 
 
 def print_report(rep: dict, title: str = "metrics") -> None:
@@ -37,9 +88,9 @@ def print_report(rep: dict, title: str = "metrics") -> None:
         t.add_row(k, _fmt(v))
     console.print(t)
     for k, why in rep.get("skipped", {}).items():
-        console.print(f"[yellow]skipped[/] {k}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/] {k}: {escape(str(why))}", highlight=False, soft_wrap=True)
     for note in rep.get("notes", []):
-        console.print(f"[dim]note: {note}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[dim]note: {escape(str(note))}[/]", highlight=False, soft_wrap=True)
 
 
 def compare_reports(paths: list[Path]) -> Table:
@@ -49,17 +100,20 @@ def compare_reports(paths: list[Path]) -> Table:
             reps.append(json.loads(Path(p).read_text()))
         except FileNotFoundError:
             raise UserError(f"{p}: --compare: file not found") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{p}: --compare: not valid JSON ({exc})") from None
-        if not isinstance(reps[-1], dict) or "metrics" not in reps[-1]:
-            raise UserError(f"{p}: --compare: not a v2v metrics file (no 'metrics')")
+        except IsADirectoryError:
+            raise UserError(f"{p}: --compare: is a directory, expected a metrics JSON") from None
+        except (ValueError, RecursionError) as exc:
+            raise UserError(f"{p}: --compare: not valid JSON "
+                            f"({' '.join(str(exc).split())[:120]})") from None
+        if not isinstance(reps[-1], dict) or not isinstance(reps[-1].get("metrics"), dict):
+            raise UserError(f"{p}: --compare: not a v2v metrics file (no 'metrics' object)")
     keys: list[str] = []
     for r in reps:
         keys += [k for k in r["metrics"] if k not in keys]
     t = Table(title="comparison")
     t.add_column("metric")
     for p in paths:
-        t.add_column(Path(p).name, justify="right")
+        t.add_column(escape(Path(p).name), justify="right")
     for k in keys:
         t.add_row(k, *[_fmt(r["metrics"].get(k)) for r in reps])
     return t
@@ -113,16 +167,36 @@ def evaluate(
     video; with a --real clip dir's person masks: PSNR inside the person and the error outside
     it), FID, temporal consistency (flow-warping error) and pose error, as far as the inputs
     allow; or run the benchmark."""
+    from v2vtool.config_check import MAX_SEED, check_number
+
     if compare:
         console.print(compare_reports(list(compare) + [Path(e) for e in (extra or [])]))
         return
     if extra:
         raise UserError(f"unexpected arguments: {' '.join(extra)}")
+    check_number("--reference-height", reference_height, 1, 100_000, integer=True)
+    check_number("--seed", seed, 0, MAX_SEED, integer=True)
+    check_number("--max-frames", max_frames, 1, 10**7, integer=True)
+    check_number("--drift-frames", drift_frames, 0, 3000, integer=True)  # held in memory
+    if 0 < drift_frames < 4:
+        raise UserError(f"--drift-frames {drift_frames}: needs at least 4 frames (or 0)")
+    for opt, weights in (("--fid-weights", fid_weights), ("--lpips-backbone", lpips_backbone)):
+        if weights is not None and not weights.is_file():
+            raise UserError(f"{weights}: {opt}: " + ("is a directory, expected the weights file"
+                                                     if weights.is_dir() else "file not found"))
+    _check_json_out(json_out, [("--generated", generated),
+                               ("the sidecar of --generated", _sidecar_file(generated)),
+                               ("--real", real), ("--driver", driver), ("--benchmark", benchmark),
+                               ("--checkpoint", checkpoint), ("--fid-weights", fid_weights),
+                               ("--lpips-backbone", lpips_backbone)])
     if benchmark is not None:
         from v2vtool.benchmark import parse_k, print_benchmark, run_benchmark
 
         if checkpoint is None:
             raise UserError("--benchmark needs --checkpoint")
+        if generated is not None or real is not None or driver is not None:
+            raise UserError("--benchmark scores a checkpoint on the benchmark set; it does not "
+                            "take --generated / --real / --driver")
         res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed, max_frames=max_frames,
                             fid_weights=fid_weights, console=console, drift_frames=drift_frames)
         print_benchmark(res, console)
@@ -136,7 +210,7 @@ def evaluate(
         rep = evaluate_video(generated, real=real, driver=driver, fid_weights=fid_weights,
                              lpips_backbone=lpips_backbone, pose_estimator=pose_estimator,
                              reference_height=reference_height,
-                             progress=lambda s: status.update(f"evaluating: {s}"))
-    d = rep.to_dict()
-    print_report(d, f"metrics: {generated}")
+                             progress=lambda s: status.update(f"evaluating: {escape(s)}"))
+    d = _nonfinite_to_skipped(rep.to_dict())
+    print_report(d, f"metrics: {escape(str(generated))}")
     _write_json(d, json_out)

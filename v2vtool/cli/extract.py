@@ -10,6 +10,7 @@ from typing import List
 import typer
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+from rich.markup import escape
 from rich.table import Table
 
 from v2vtool.cli.app import app, command, console
@@ -53,12 +54,16 @@ def _expand(inputs: list[Path]) -> list[Path]:
 
 
 def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: float | None,
-              ) -> None:
-    """Check every input opens and no output exists before any work starts (nothing written)."""
+              images: Path | None = None) -> None:
+    """Check every input opens and no output exists before any work starts (nothing written):
+    no clip dir may be, contain or lie inside an input, and --overwrite only replaces clip
+    dirs written by v2v."""
+    from v2vtool.io.guard import check_outputs, check_replaceable, is_clip_output
     from v2vtool.io.video import open_video
     from v2vtool.semantics.extract import output_dir
 
     targets: dict[Path, Path] = {}
+    named_inputs = [("INPUT", p) for p in inputs] + [("--images", images)]
     for src in inputs:
         with open_video(src, fps=fps, mode=get_kind(kind).input_mode):
             pass
@@ -66,8 +71,10 @@ def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: fl
         if target in targets:
             raise UserError(f"{src}: same output name as {targets[target]} ({target})")
         targets[target] = src
+        check_outputs([("clip dir", target)], named_inputs)
         if target.exists() and not overwrite:
             raise UserError(f"{target}: output exists (use --overwrite to replace it)")
+        check_replaceable(target, is_clip_output, "a clip dir written by v2v extract")
 
 
 @app.command("extract", help=HELP)
@@ -80,7 +87,8 @@ def extract(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one clip dir per input."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing clip dirs."),
     no_smooth: bool = typer.Option(False, "--no-smooth",
-                                   help="Disable One-Euro temporal smoothing of keypoints."),
+                                   help="Disable temporal smoothing of keypoints (zero-lag "
+                                        "centred fits over 9 frames)."),
     workers: int = typer.Option(1, "--workers", "-j", min=1,
                                 help="Parallel workers (threads; mediapipe, decoding and PNG "
                                      "writing release the GIL): inputs run side by side, and "
@@ -98,11 +106,15 @@ def extract(
 
     if images is not None and (get_kind(kind.value).input_mode != "ids" or len(inputs) != 1):
         raise UserError("--images: only with --kind segmentation and a single input")
+    from v2vtool.config_check import check_number
+
+    check_number("--fps", fps, 0, 1000, lo_open=True)
+    check_number("--workers", workers, 1, 64, integer=True)
     out_created = not out.exists()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")
     inputs = _expand(inputs)
-    _validate(inputs, out, kind.value, overwrite, fps)
+    _validate(inputs, out, kind.value, overwrite, fps, images)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
@@ -110,7 +122,7 @@ def extract(
     t0 = time.perf_counter()
     try:
         with Progress(*columns, console=console, transient=True) as bar:
-            tasks = [bar.add_task(f"{kind.value} {p.name}", total=None) for p in inputs]
+            tasks = [bar.add_task(escape(f"{kind.value} {p.name}"), total=None) for p in inputs]
 
             def progress(index: int, done: int, total: int) -> None:
                 bar.update(tasks[index], completed=done, total=total)
@@ -131,9 +143,10 @@ def extract(
     if any(clip is not None for _, clip, _ in results):
         _summary(results, time.perf_counter() - t0)
     errors = [msg for _, _, msg in results if msg]
-    if errors:
+    if errors:  # one `error:` line; the other failed inputs listed above it
         for msg in errors[1:]:
-            console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            console.print(f"[red]also failed:[/] {escape(msg)}", highlight=False,
+                          soft_wrap=True, emoji=False)
         raise UserError(errors[0] if len(errors) == 1
                         else f"{errors[0]} (and {len(errors) - 1} more failed inputs above)")
 
@@ -148,12 +161,12 @@ def _summary(results: list, seconds: float) -> None:
     total = 0
     for src, clip, err in results:
         if clip is None:
-            table.add_row(Path(src).name, "[red]failed[/]", "-", "-", "-", "-")
+            table.add_row(escape(Path(src).name), "[red]failed[/]", "-", "-", "-", "-")
             continue
         meta = json.loads((Path(clip) / "meta.json").read_text())
         total += meta["frame_count"]
         rate = meta.get("detection_rate")
-        table.add_row(Path(src).name, str(clip), str(meta["frame_count"]),
+        table.add_row(escape(Path(src).name), escape(str(clip)), str(meta["frame_count"]),
                       str(meta.get("frames_detected", "-")),
                       "-" if rate is None else f"{rate:.1%}",
                       f"{meta['processing']['fps']:.1f}")

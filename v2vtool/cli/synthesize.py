@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
@@ -44,7 +45,8 @@ def synthesize_cmd(
                                     "OpenPose JSON folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Output .mp4 (sidecar OUT.json beside)."),
     checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", "-c", help="Checkpoint or run dir (default: weights/default)."),
+        None, "--checkpoint", "-c", help="Checkpoint or run dir (default: the shipped weights/default, or "
+                                   "$V2V_WEIGHTS/default)."),
     size: Optional[str] = typer.Option(None, "--size", help="Output WxH (default: the model's)."),
     side_by_side: bool = typer.Option(False, "--side-by-side",
                                       help="Driver semantics | chosen example | output."),
@@ -83,6 +85,9 @@ def synthesize_cmd(
 
     from v2vtool.synthesis import synthesize
 
+    from v2vtool.config_check import check_number
+
+    check_number("--threads", threads, 0, 1024, integer=True)
     if threads:
         torch.set_num_threads(threads)
 
@@ -115,7 +120,7 @@ def _summary(r) -> Table:
     t = Table(title="v2v synthesize", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("output", f"{r.out} ({r.size[0]}x{r.size[1]}, {r.frames} frames @ {r.fps:g} fps)")
+    t.add_row("output", f"{escape(str(r.out))} ({r.size[0]}x{r.size[1]}, {r.frames} frames @ {r.fps:g} fps)")
     t.add_row("examples (K)", str(r.k))
     t.add_row("retargeted", "yes" if r.retargeted else "no")
     t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")
@@ -132,9 +137,9 @@ def _summary(r) -> Table:
         t.add_row("finetune", f"{r.finetune['steps']} steps, loss {r.finetune['loss_first']:.4f}"
                               f" -> {r.finetune['loss_last']:.4f}")
     if r.attention_maps:
-        t.add_row("attention maps", str(r.attention_maps))
+        t.add_row("attention maps", escape(str(r.attention_maps)))
     if r.frames_dir:
-        t.add_row("frames", str(r.frames_dir))
-    t.add_row("sidecar", str(r.sidecar))
-    t.add_row("checkpoint", f"{r.checkpoint} (sha256 {r.checkpoint_sha256[:12]})")
+        t.add_row("frames", escape(str(r.frames_dir)))
+    t.add_row("sidecar", escape(str(r.sidecar)))
+    t.add_row("checkpoint", f"{escape(str(r.checkpoint))} (sha256 {r.checkpoint_sha256[:12]})")
     return t

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from v2vtool.cli.app import app, command, console
 from v2vtool.errors import UserError
@@ -67,6 +68,7 @@ def train_cmd(
 ) -> None:
     """Train a few-shot vid2vid generator on clip directories."""
     from v2vtool.config import apply_overrides, preset
+    from v2vtool.config_check import validate_config
     from v2vtool.training import TrainingInterrupted, train
     from v2vtool.training.loop import check_budget
 
@@ -76,9 +78,9 @@ def train_cmd(
         raise UserError(f"unknown option {bad[0]!r}")
     data = list(data) + [Path(a) for a in extra]
     check_budget(steps, minutes)
-    if nproc < 1:
-        raise UserError("--nproc must be >= 1")
-    cfg = apply_overrides(preset(preset_name), sets)
+    if not 1 <= nproc <= 256:
+        raise UserError(f"--nproc {nproc}: must be in 1..256")
+    cfg = validate_config(apply_overrides(preset(preset_name), sets))
     if resume and (sets or preset_name != "tiny") and int(os.environ.get("RANK", "0")) == 0:
         console.print("[yellow]note:[/] --resume continues with the run's own config "
                       "(checkpoint config.json); --preset / --set are not applied "
@@ -88,7 +90,7 @@ def train_cmd(
             raise UserError("--nproc inside a torchrun process: drop --nproc")
         argv = _torchrun_argv(data, preset_name, out, steps, minutes, sets, resume, device,
                               nproc)
-        console.print(f"launching {nproc} processes: {' '.join(argv[2:])}", highlight=False)
+        console.print(escape(f"launching {nproc} processes: {' '.join(argv[2:])}"), highlight=False)
         rc = subprocess.call(argv)
         if rc != 0:
             raise typer.Exit(rc if rc in (2, 130, 143) else 1)
@@ -100,9 +102,10 @@ def train_cmd(
     except TrainingInterrupted as exc:
         if rank0:
             console.print(f"[yellow]interrupted[/] at step {exc.step}; checkpoint saved to "
-                          f"{exc.checkpoint}; continue with the same command plus --resume",
+                          f"{escape(str(exc.checkpoint))}; continue with the same command plus "
+                          "--resume",
                           highlight=False)
         raise typer.Exit(128 + exc.signum if exc.signum else 0) from None
     if rank0:
-        console.print(f"[green]done[/]: checkpoint {path}", highlight=False)
+        console.print(f"[green]done[/]: checkpoint {escape(str(path))}", highlight=False)
         typer.echo(json.dumps({"run": str(out), "checkpoint": str(path)}))

@@ -33,7 +33,7 @@ from torch.utils.data import Dataset, Sampler
 from v2vtool.config import DataConfig, GeneratorConfig
 from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
 from v2vtool.data.flow import FlowEstimator, sequence_flow
-from v2vtool.errors import UserError
+from v2vtool.errors import UserError, os_error_message
 from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
 from v2vtool.semantics.kinds import get_kind
 
@@ -188,6 +188,8 @@ class FewShotDataset(Dataset):
         torch.set_num_threads(1)
         try:
             return self._load(SampleKey(*key))
+        except OSError as exc:  # crosses DataLoader workers as a one-line UserError
+            raise UserError(os_error_message(exc)) from None
         finally:
             torch.set_num_threads(threads)
 

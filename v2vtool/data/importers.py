@@ -104,11 +104,12 @@ def find_sequences(src: Path, fmt: str) -> list[tuple[str, Path, Path]]:
 
 
 def _read_image(path: Path) -> np.ndarray:
+    from v2vtool.io.image import read_rgb
+
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"unreadable image ({exc})") from None
+        return read_rgb(path)
+    except UserError as exc:  # the caller names the file
+        raise UserError(str(exc).replace(f"{path}: ", "", 1)) from None
 
 
 def _read_labelmap(path: Path) -> np.ndarray:
@@ -212,12 +213,17 @@ def import_dataset(src: str | os.PathLike, out: str | os.PathLike, fmt: str,
 
     Raises UserError when no usable frame remains (then nothing is written).
     """
+    from v2vtool.config_check import check_number
+    from v2vtool.io.guard import check_outputs, check_replaceable, is_dataset_output
+
     src, out = Path(src), Path(out)
+    check_number("--fps", fps, 0, 1000, lo_open=True)
     seqs = find_sequences(src, fmt)
-    if fps <= 0:
-        raise UserError(f"--fps must be > 0 (got {fps})")
+    check_outputs([("--out", out)], [("SRC", src)])
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output exists (use --overwrite to replace it)")
+    check_replaceable(out, is_dataset_output(IMPORT_FORMAT.split("/")[0] + "/"),
+                      "a dataset written by v2v data import")
     report = ImportReport(out=out, format=fmt)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for i, (name, img_dir, anno_dir) in enumerate(seqs):

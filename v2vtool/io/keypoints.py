@@ -67,13 +67,51 @@ class Person:
 Frame = list  # list[Person]; an empty list is a frame with nobody detected
 
 
-def _part(values, n: int, where: str) -> np.ndarray:
-    if values is None or len(values) == 0:
+# The keypoint validator: every value read from a keypoint file passes here. Coordinates are
+# pixels (a little outside the frame is normal; beyond MAX_COORD is garbage, e.g. 1e12 that
+# would overflow the renderer); confidences are in [0, 1].
+MAX_COORD = 1e5
+
+
+def _numbers(values, where: str, what: str) -> np.ndarray:
+    """A flat JSON list of numbers -> float32 array, or a one-line UserError."""
+    if not isinstance(values, (list, tuple)):
+        raise UserError(f"{where}: {what} must be a list of numbers, got "
+                        f"{type(values).__name__}")
+    for v in values:
+        if type(v) not in (int, float):  # bool, str, None, nested lists: not a coordinate
+            raise UserError(f"{where}: {what} holds {v!r} ({type(v).__name__}), expected numbers")
+    try:
+        arr = np.asarray(values, np.float64)
+    except OverflowError:  # an integer beyond float range
+        raise UserError(f"{where}: {what} holds a number too large to be a coordinate") from None
+    if not np.isfinite(arr).all():
+        raise UserError(f"{where}: {what} holds NaN or infinite values")
+    return arr
+
+
+def _check_points(arr: np.ndarray, where: str, what: str) -> np.ndarray:
+    """(N, 3) x, y, confidence: coordinates within +-MAX_COORD px, confidence in [0, 1]."""
+    if np.abs(arr[:, :2]).max(initial=0) > MAX_COORD:
+        raise UserError(f"{where}: {what} has a coordinate of {np.abs(arr[:, :2]).max():g} px "
+                        f"(beyond +-{MAX_COORD:g}: not pixel coordinates)")
+    conf = arr[:, 2]
+    if conf.size and (conf.min() < 0 or conf.max() > 1):
+        raise UserError(f"{where}: {what} has a confidence outside [0, 1] "
+                        f"({conf.min():g}..{conf.max():g})")
+    return arr.astype(np.float32)
+
+
+def _part(values, n: int, where: str, what: str = "keypoints") -> np.ndarray:
+    if values is None:
         return _empty(n)
-    arr = np.asarray(values, np.float32)
-    if arr.ndim != 1 or arr.size % 3 != 0:
-        raise UserError(f"{where}: keypoint list of length {arr.size} is not a multiple of 3")
-    arr = arr.reshape(-1, 3)
+    arr = _numbers(values, where, what)
+    if arr.size == 0:
+        return _empty(n)
+    if arr.size % 3 != 0:
+        raise UserError(f"{where}: {what}: list of length {arr.size} is not a multiple of 3 "
+                        "(x, y, confidence per point)")
+    arr = _check_points(arr.reshape(-1, 3), where, what)
     if arr.shape[0] != n:  # tolerate other layouts by padding / truncating to ours
         out = _empty(n)
         m = min(n, arr.shape[0])
@@ -83,12 +121,20 @@ def _part(values, n: int, where: str) -> np.ndarray:
 
 
 def frame_from_dict(obj: dict, where: str = "keypoints") -> Frame:
-    """Parse one OpenPose frame object ``{"version":..,"people":[...]}``."""
+    """Parse (and validate) one OpenPose frame object ``{"version":..,"people":[...]}``."""
     if not isinstance(obj, dict) or "people" not in obj:
         raise UserError(f"{where}: not an OpenPose keypoint object (no 'people' key)")
+    people_list = obj["people"]
+    if people_list is None:
+        people_list = []
+    if not isinstance(people_list, list):
+        raise UserError(f"{where}: 'people' must be a list, got {type(people_list).__name__}")
     people = []
-    for p in obj["people"] or []:
-        people.append(Person(*(_part(p.get(k), n, where) for k, n in PARTS.items())))
+    for i, p in enumerate(people_list):
+        if not isinstance(p, dict):
+            raise UserError(f"{where}: people[{i}] must be an object, got {type(p).__name__}")
+        people.append(Person(*(_part(p.get(k), n, where, f"people[{i}].{k}")
+                               for k, n in PARTS.items())))
     return people
 
 
@@ -113,8 +159,10 @@ def _read_json(path: Path):
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise UserError(f"{path}: not valid JSON ({_short(exc)})") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a JSON file") from None
 
 
 def read_openpose_json(path: str | os.PathLike) -> Frame:
@@ -141,15 +189,19 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[Frame]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc})") from None
-            yield frame_from_dict(obj, f"{path}:{lineno}")
+    with path.open(encoding="utf-8") as fh:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError) as exc:
+                    raise UserError(f"{path}:{lineno}: not valid JSON ({_short(exc)})") from None
+                yield frame_from_dict(obj, f"{path}:{lineno}")
+        except UnicodeDecodeError:
+            raise UserError(f"{path}:{lineno + 1}: not UTF-8 text") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Frame]:
@@ -166,11 +218,14 @@ def read_dlib68(path: str | os.PathLike) -> Frame:
     """A dlib-style landmark file: a JSON list of 68 [x, y] pairs (or [] for no face)."""
     path = Path(path)
     pts = _read_json(path)
-    if not pts:
+    if isinstance(pts, list) and not pts:
         return []
-    arr = np.asarray(pts, np.float32)
-    if arr.shape != (68, 2):
-        raise UserError(f"{path}: expected 68 [x, y] pairs, got shape {arr.shape}")
+    if not isinstance(pts, list) or len(pts) != 68 or not all(
+            isinstance(p, list) and len(p) == 2 for p in pts):
+        raise UserError(f"{path}: expected a list of 68 [x, y] pairs")
+    xy = _numbers([v for p in pts for v in p], str(path), "landmarks").reshape(68, 2)
+    arr = _check_points(np.concatenate([xy, np.ones((68, 1))], 1), str(path),
+                        "landmarks")[:, :2]
     face = _empty(70)
     face[:68, :2] = arr
     face[:68, 2] = 1.0
@@ -178,6 +233,10 @@ def read_dlib68(path: str | os.PathLike) -> Frame:
     face[68] = [*arr[36:42].mean(0), 1.0]
     face[69] = [*arr[42:48].mean(0), 1.0]
     return [Person(face=face)]
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
 def main_person(frame: Frame) -> Person | None:

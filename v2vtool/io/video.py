@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import re
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -25,8 +27,9 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from v2vtool.errors import UserError
-from v2vtool.io.atomic import _tmp_name, atomic_dir
+from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.atomic import _tmp_name, atomic_dir, make_parents, remove_created
+from v2vtool.io.image import image_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +89,15 @@ def _load_image(path: Path, mode: str) -> np.ndarray:
                     raise UserError(f"{path}: colour image, expected a label map of class ids "
                                     "(8-bit gray or palette PNG)")
                 return arr[..., 0].copy()
-            return np.asarray(im.convert("RGB")).copy()
+            return image_to_rgb(im, str(path))
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable or corrupt image ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(f"{path}: image too large ({exc})") from None
+    except PermissionError:
+        raise
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: unreadable or corrupt image ({_short(exc)})") from None
 
 
 class ImageReader(VideoReader):
@@ -213,6 +220,80 @@ def open_video(path: str | os.PathLike, fps: float | None = None, mode: str = "r
     return AVReader(p, mode)
 
 
+class Prefetch:
+    """Iterate `items` (e.g. a `VideoReader`'s frames) on a background thread, up to `depth`
+    items ahead, so that decoding overlaps with what the caller does with each frame (PyAV
+    decodes and converts with the GIL released).
+
+    Items come out in order. An exception raised by the source (e.g. `UserError` for a
+    truncated video) is raised by this iterator at the same place in the stream. `close()`,
+    or leaving the `with` block, stops the thread and waits for it, also when the caller
+    stops early or fails; the source generator is closed on its own thread. Memory holds at
+    most `depth` + 1 items.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterable, depth: int = 4):
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True,
+                                        name="frame-prefetch")
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        """Queue `item` unless asked to stop; False if stopped."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, items: Iterable) -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not self._put((item, None)):
+                    return
+            self._put((self._END, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put((None, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator:
+        while True:
+            if self._stop.is_set():
+                return
+            item, exc = self._queue.get()
+            if exc is not None:
+                self.close()
+                raise exc
+            if item is self._END:
+                self.close()
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a waiting put
+                self._queue.get_nowait()
+            self._thread.join(timeout=0.05)
+
+    def __enter__(self) -> "Prefetch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def read_frames(path: str | os.PathLike, limit: int | None = None) -> list[np.ndarray]:
     """Convenience: the first `limit` frames (all if None) as a list. Loads them into memory."""
     out = []
@@ -253,16 +334,20 @@ class VideoWriter:
         self.crf, self.preset = crf, preset
         self.count = 0
         self.size: tuple[int, int] | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp_name(self.path)
         self._container = None
         self._stream = None
         self._audio_src = None
         self._audio_packets = None
         self._pending = None
+        self._finished = False
+        self._created = make_parents(self.path)
 
     def _open(self, w: int, h: int) -> None:
-        self._container = av.open(str(self._tmp), "w", format="mp4")
+        try:
+            self._container = av.open(str(self._tmp), "w", format="mp4")
+        except OSError as exc:
+            raise UserError(os_error_message(exc, self.path)) from None
         s = self._container.add_stream("libx264", rate=self.rate)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.options = {"crf": str(self.crf), "preset": self.preset}
@@ -284,10 +369,13 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.count
         frame.time_base = 1 / self.rate
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.count += 1
-        self._mux_audio_until(self.count / self.fps)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self.count += 1
+            self._mux_audio_until(self.count / self.fps)
+        except OSError as exc:  # disk full, ... (PyAV's errors are OSErrors too)
+            raise UserError(os_error_message(exc, self.path)) from None
 
     def _open_audio(self) -> None:
         """Add the audio stream (before the header is written) and a packet source for it."""
@@ -345,8 +433,11 @@ class VideoWriter:
             self._container.mux(packet)
             self._pending = None
 
-    def close(self) -> Path:
-        """Flush, add audio if asked, and move the file into place. Returns the path."""
+    def finish(self) -> None:
+        """Flush and complete the file under its temporary name (`commit` moves it into
+        place), so several outputs can be completed first and then all renamed."""
+        if self._finished:
+            return
         if self._container is None:
             raise ValueError(f"{self.path}: no frames were written")
         try:
@@ -355,13 +446,34 @@ class VideoWriter:
             self._mux_audio_until(self.count / self.fps)
             self._container.close()
             self._container = None
-            os.replace(self._tmp, self.path)
-        finally:
+        except OSError as exc:
             self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._finished = True
+
+    def commit(self) -> Path:
+        self.finish()
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._created = []
+        self.abort()  # closes the audio source
         return self.path
 
+    def close(self) -> Path:
+        """Flush, add audio if asked, and move the file into place. Returns the path."""
+        try:
+            self.finish()
+            return self.commit()
+        except BaseException:
+            self.abort()
+            raise
+
     def abort(self) -> None:
-        """Drop the partial output (nothing appears under `path`)."""
+        """Drop the partial output (nothing appears under `path`, and parent folders this
+        writer created are removed again)."""
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.close()
@@ -372,6 +484,8 @@ class VideoWriter:
         self._audio_packets = None
         if self._tmp.exists():
             self._tmp.unlink()
+        remove_created(self._created)
+        self._created = []
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -389,11 +503,15 @@ def write_png_dir(folder: str | os.PathLike, frames: Iterable[np.ndarray],
 
     Returns the number of frames written. An existing folder is an error unless `overwrite`.
     """
+    from v2vtool.io.guard import check_replaceable, is_marked_output, write_marker
+
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise UserError(f"{folder}: output exists (use --overwrite to replace it)")
+    check_replaceable(folder, is_marked_output, "a PNG folder written by v2v")
     n = 0
     with atomic_dir(folder, overwrite=overwrite) as tmp:
+        write_marker(tmp, "v2v-frames/1", "write_png_dir")
         for frame in frames:
             Image.fromarray(np.asarray(frame, np.uint8)).save(tmp / f"{n:06d}.png",
                                                               compress_level=compress_level)

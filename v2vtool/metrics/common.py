@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from v2vtool.resources import weights_root, weights_roots
+
 
 class MetricUnavailable(Exception):
     """A metric cannot be computed here (e.g. its network weights are not present locally).
@@ -16,8 +18,9 @@ class MetricUnavailable(Exception):
 
 
 def repo_weights_dir() -> Path:
-    """The repository's `weights/` folder (next to the `v2vtool` package)."""
-    return Path(__file__).resolve().parents[2] / "weights"
+    """The `weights/` folder in use (v2vtool.resources: $V2V_WEIGHTS, the source tree's, or the
+    installed share/v2vtool/weights)."""
+    return weights_root()
 
 
 def hub_checkpoints_dir() -> Path:
@@ -27,12 +30,13 @@ def hub_checkpoints_dir() -> Path:
 
 def find_weight_file(file_name: str, explicit: str | os.PathLike | None = None,
                      subdirs: tuple[str, ...] = ("",)) -> Path | None:
-    """Look for `file_name`: the explicit path (must exist), then weights/<subdir>/, then the
-    torch hub cache. Returns None when nowhere."""
+    """Look for `file_name`: the explicit path (must exist), then weights/<subdir>/ (every
+    weights folder of v2vtool.resources, then ./weights), then the torch hub cache. Returns None
+    when nowhere."""
     if explicit is not None:
         p = Path(explicit)
         return p if p.is_file() else None
-    candidates = [repo_weights_dir() / s / file_name for s in subdirs]
+    candidates = [root / s / file_name for root in weights_roots() for s in subdirs]
     candidates += [Path.cwd() / "weights" / s / file_name for s in subdirs]
     candidates.append(hub_checkpoints_dir() / file_name)
     for c in candidates:

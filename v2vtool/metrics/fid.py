@@ -98,7 +98,8 @@ def resolve_fid_weights(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def load_fid_model(weights: str | os.PathLike | None = None, device: str = "cpu") -> FIDModel:
-    """Build the FID network and load the local weights (weights_only: no pickle code runs)."""
+    """Build the FID network and load the local weights (a pickle file, parsed by torch's
+    restricted unpickler: `weights_only=True` rebuilds tensors and containers, nothing else)."""
     path = resolve_fid_weights(weights)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

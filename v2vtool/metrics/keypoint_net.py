@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from v2vtool.metrics.common import MetricUnavailable, repo_weights_dir
+from v2vtool.metrics.common import MetricUnavailable
+from v2vtool.resources import ResourceNotFound, find_weights
 
 log = logging.getLogger(__name__)
 WEIGHTS_NAME = "keynet.safetensors"
@@ -130,7 +131,8 @@ class KeyNetEstimator:
 
 
 def default_dir() -> Path:
-    return repo_weights_dir() / "keypoints"
+    """The shipped weights/keypoints/ (wherever v2vtool.resources finds weights)."""
+    return find_weights("keypoints")
 
 
 def save_keynet(out: str | os.PathLike, net: KeyNet, cfg: KeyNetConfig, info: dict) -> Path:
@@ -151,7 +153,10 @@ def load_keypoint_estimator(path: str | os.PathLike | None = None) -> KeyNetEsti
     """Load weights/keypoints/ (or `path`); MetricUnavailable when absent."""
     from safetensors.torch import load_file
 
-    d = Path(path) if path is not None else default_dir()
+    try:
+        d = Path(path) if path is not None else default_dir()
+    except ResourceNotFound as exc:
+        raise MetricUnavailable(f"pose error unavailable: {exc}") from None
     w, c = d / WEIGHTS_NAME, d / CONFIG_NAME
     if not (w.is_file() and c.is_file()):
         raise MetricUnavailable(f"pose error unavailable: keypoint network {w} (+ {CONFIG_NAME}) "

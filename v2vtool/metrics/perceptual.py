@@ -55,7 +55,13 @@ def load_lpips(net: str = "alex", backbone: str | os.PathLike | None = None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = lpips.LPIPS(pretrained=True, net=net, pnet_rand=True, verbose=False)
-    tv_state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: torch's restricted unpickler (tensors and containers only)
+        tv_state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-facing fact
+        raise MetricUnavailable(f"LPIPS unavailable: {path}: not a readable PyTorch state dict "
+                                f"({type(exc).__name__})") from None
+    if not isinstance(tv_state, dict):
+        raise MetricUnavailable(f"LPIPS unavailable: {path}: not a state dict")
     own = model.net.state_dict()
     new = {}
     for key in own:  # "sliceK.IDX.weight" <- torchvision "features.IDX.weight"
@@ -65,7 +71,11 @@ def load_lpips(net: str = "alex", backbone: str | os.PathLike | None = None,
             raise MetricUnavailable(f"LPIPS unavailable: {path}: missing {src} (not torchvision "
                                     f"{net} weights)")
         new[key] = tv_state[src]
-    model.net.load_state_dict(new)
+    try:
+        model.net.load_state_dict(new)
+    except RuntimeError as exc:
+        raise MetricUnavailable(f"LPIPS unavailable: {path}: does not match torchvision {net} "
+                                f"({str(exc).splitlines()[0][:120]})") from None
     model = model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)

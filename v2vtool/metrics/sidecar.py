@@ -25,9 +25,11 @@ def find_sidecar(generated: str | os.PathLike) -> dict | None:
         return None
     try:
         d = json.loads(cand.read_text())
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
-    return d if str(d.get("format", "")).startswith("v2v-synthesis/") else None
+    if not isinstance(d, dict) or not str(d.get("format", "")).startswith("v2v-synthesis/"):
+        return None
+    return d
 
 
 def synthesis_view(sidecar: dict, driver_frames: list, driver_size: tuple[int, int]):

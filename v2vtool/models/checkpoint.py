@@ -1,4 +1,5 @@
-"""Generator checkpoints: safetensors tensors + a JSON config that rebuilds the model. No pickle.
+"""Generator checkpoints: safetensors tensors + a JSON config that rebuilds the model (no pickle
+in them).
 
     CKPT/                     e.g. RUN/checkpoints/step-0001000/ or weights/<name>/
       config.json             resolved `Config` (rebuilds every network)
@@ -19,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from v2vtool.config import Config
 from v2vtool.errors import UserError
 from v2vtool.io.hashing import sha256_file
+from v2vtool.io.weights import load_state_into, read_state, write_state
 from v2vtool.models.build import build_generator
 
 
@@ -60,19 +60,12 @@ def follow_pointer(path: Path) -> Path:
 def state_to_safetensors(module: torch.nn.Module, path: str | os.PathLike) -> None:
     # clone: safetensors refuses tensors that share storage (e.g. tied / spectral-norm views)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-    save_file(state, str(path))
+    write_state(state, path)
 
 
 def safetensors_to_state(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: unreadable safetensors file ({exc})") from None
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise UserError(f"{path}: weights do not match the architecture in config.json "
-                        f"(missing {len(missing)}, unexpected {len(unexpected)} tensors, "
-                        f"e.g. {(missing or unexpected)[0]})")
+    """Load weights (finite, same names and shapes as `module`) or one-line UserError."""
+    load_state_into(module, read_state(path), path)
 
 
 def save_generator(ckpt_dir: str | os.PathLike, config: Config, generator: torch.nn.Module,
@@ -88,11 +81,18 @@ def save_generator(ckpt_dir: str | os.PathLike, config: Config, generator: torch
 
 
 def load_config(ckpt_dir: str | os.PathLike) -> Config:
+    """config.json, parsed and validated (types, ranges) like a preset with --set."""
+    from v2vtool.config_check import validate_config
+
     path = Path(ckpt_dir) / "config.json"
     try:
-        return Config.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise UserError(f"{path}: not a valid config ({exc})") from None
+        cfg = Config.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UserError(f"{path}: not a valid config ({' '.join(str(exc).split())[:200]})") \
+            from None
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    return validate_config(cfg, source=str(path))
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
@@ -100,7 +100,11 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     """Rebuild the generator from config.json and load its weights (EMA when present)."""
     ckpt = resolve_checkpoint(path)
     config = load_config(ckpt)
-    generator = build_generator(config.generator)
+    try:
+        generator = build_generator(config.generator)
+    except (RuntimeError, MemoryError) as exc:  # e.g. an edited config.json asking for GBs
+        raise UserError(f"{ckpt / 'config.json'}: cannot build this model here "
+                        f"({' '.join(str(exc).split())[:160]})") from None
     weights = ckpt / "generator_ema.safetensors"
     use_ema = prefer_ema and weights.is_file()
     if not use_ema:

@@ -220,6 +220,21 @@ def compile_step(generator: nn.Module, inference: bool = True) -> CompiledStep:
     return CompiledStep(fn, cache)
 
 
+@contextlib.contextmanager
+def swap_step(generator: nn.Module, compiled: CompiledStep | None):
+    """generator.step -> `compiled` inside the block (training: G.forward calls self.step).
+    Only for the block: an instance attribute left on the module would be deep-copied into
+    the EMA model / inference copies, still bound to this generator."""
+    if compiled is None:
+        yield
+        return
+    generator.step = compiled
+    try:
+        yield
+    finally:
+        del generator.step
+
+
 def tune_host_allocator() -> bool:
     """Keep large freed blocks in the heap (glibc only): no mmap + page faults per tensor."""
     if not sys.platform.startswith("linux"):

@@ -3,7 +3,8 @@
 Weights are looked up, in order: an explicit ``path`` (a torchvision ``vgg19-dcbb9e9d.pth`` or a
 ``.safetensors`` of the same state dict; the ``features.*`` tensors are used), then the torch hub
 cache ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth`` (default ``~/.cache/torch/hub``).
-``.pth`` files are read with ``torch.load(weights_only=True)`` (no arbitrary pickle code).
+``.pth`` files are pickle files, read with ``torch.load(weights_only=True)``: torch's restricted
+unpickler, which admits tensors and plain containers only (still a pickle parser).
 When no file is found, ``load_vgg19`` logs ONE loud warning and returns ``(None, status)`` with
 ``status = {"enabled": False, "path": None, "reason": ...}``; the training run records the status
 in its config and the objective leaves the perceptual term out.

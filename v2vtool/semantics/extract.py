@@ -1,7 +1,9 @@
 """`extract_clip`: one video (or image folder / image / label maps) -> one clip directory.
 
-The library function behind `v2v extract`. Streams frames: decode -> detect -> smooth (One-Euro,
-keypoint kinds) -> render -> write, so memory does not grow with the video's length. The clip
+The library function behind `v2v extract`. Streams frames: decode (on its own thread, a few
+frames ahead) -> detect -> smooth (keypoint kinds; zero-lag centred fits by default, which hold
+back `half_window` frames) -> render -> write (PNG encoding on its own thread), so memory does
+not grow with the video's length. The clip
 directory (io/clipdir.py) is written to a temporary name and renamed at the end: a failure at
 any frame (e.g. a truncated video) leaves nothing behind. Frames where nothing is detected are
 kept (OpenPose's `"people": []`, i.e. no confident point) and counted in meta.json's
@@ -12,8 +14,9 @@ workers > 1.
 """
 from __future__ import annotations
 
-import logging
+import contextlib
 import itertools
+import logging
 import os
 import queue
 import threading
@@ -28,12 +31,13 @@ import numpy as np
 
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import ClipWriter, frame_name
-from v2vtool.io.video import open_video
+from v2vtool.io.png import write_png
+from v2vtool.io.video import Prefetch, open_video
 from v2vtool.semantics.extractor_base import Extractor
 from v2vtool.semantics.kinds import KINDS, get_extractor, get_kind
 from v2vtool.semantics.parallel import detect_stream
 from v2vtool.semantics.segmentation import colorize
-from v2vtool.semantics.smoothing import KeypointSmoother, SmoothingSettings
+from v2vtool.semantics.smoothing import SmoothingSettings, smooth_keypoints
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -177,15 +181,16 @@ def _keypoint_loop(reader, extractors: list[Extractor], writer: _BackgroundWrite
                    smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> None:
     """pose / face: detect (maybe on several threads) -> smooth -> render -> write."""
     ex = extractors[0]
-    smoother = KeypointSmoother(reader.size[1], smoothing) if smooth else None
-    stream = detect_stream(itertools.islice(reader, total), extractors)
-    for i, (frame, keypoints, mask) in enumerate(stream):
-        if smoother is not None:
-            keypoints = smoother(keypoints, i / reader.fps)
-        semantic = ex.render(keypoints, (frame.shape[1], frame.shape[0]))
-        writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)
-        if progress is not None:
-            progress(i + 1, total)
+    with Prefetch(itertools.islice(reader, total)) as frames, \
+            contextlib.closing(detect_stream(frames, extractors)) as stream:
+        found = ((keypoints, (frame, mask)) for frame, keypoints, mask in stream)
+        if smooth:
+            found = smooth_keypoints(found, reader.size[1], reader.fps, smoothing)
+        for i, (keypoints, (frame, mask)) in enumerate(found):
+            semantic = ex.render(keypoints, (frame.shape[1], frame.shape[0]))
+            writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)
+            if progress is not None:
+                progress(i + 1, total)
 
 
 def _map_loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter, total: int,
@@ -197,26 +202,22 @@ def _map_loop(reader, pictures, extractor: Extractor, writer: _BackgroundWriter,
     if get_kind(extractor.kind).one_hot:  # palette views of the ids, for people to look at
         preview = writer.writer.tmp / "semantics_color"
         preview.mkdir()
-    for i, frame in enumerate(itertools.islice(reader, total)):
-        det = extractor(frame)
-        rgb = frame
-        if preview is not None:
-            ids_seen.update(np.unique(det.semantic).tolist())
-            view = colorize(det.semantic)
-            _save(preview / frame_name(i), view)
-            rgb = next(pic_iter) if pic_iter is not None else view
-            if rgb.shape[:2] != det.semantic.shape:
-                raise UserError(f"{pictures.path}: frame size {rgb.shape[1]}x{rgb.shape[0]} "
-                                f"differs from the label maps' {reader.size}")
-        writer.add(rgb, semantic=det.semantic, mask=det.mask)
-        if progress is not None:
-            progress(i + 1, total)
+    with Prefetch(itertools.islice(reader, total)) as frames:
+        for i, frame in enumerate(frames):
+            det = extractor(frame)
+            rgb = frame
+            if preview is not None:
+                ids_seen.update(np.unique(det.semantic).tolist())
+                view = colorize(det.semantic)
+                write_png(preview / frame_name(i), view)
+                rgb = next(pic_iter) if pic_iter is not None else view
+                if rgb.shape[:2] != det.semantic.shape:
+                    raise UserError(f"{pictures.path}: frame size {rgb.shape[1]}x{rgb.shape[0]} "
+                                    f"differs from the label maps' {reader.size}")
+            writer.add(rgb, semantic=det.semantic, mask=det.mask)
+            if progress is not None:
+                progress(i + 1, total)
     return ids_seen
-
-
-def _save(path: Path, arr: np.ndarray) -> None:
-    from PIL import Image
-    Image.fromarray(arr).save(path, compress_level=1)
 
 
 def _worker(args: tuple) -> tuple[str, Path | None, str | None]:

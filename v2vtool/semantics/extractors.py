@@ -1,9 +1,10 @@
 """The mediapipe extractors (pose, face); created through the kind registry
 (`v2vtool.semantics.kinds.get_extractor(kind)`), called on one frame.
 
-    pose          mediapipe Holistic (BlazePose body, model_complexity=1, + hands + face mesh)
-                  -> BODY_25 + hands + 70-point face (see semantics/pose.py, semantics/face.py);
-                  person mask from mediapipe selfie segmentation; rendered by `render_pose`.
+    pose          mediapipe Holistic's parts (BlazePose body, model_complexity=1, + hands + face
+                  mesh; semantics/pose_graph.py) -> BODY_25 + hands + 70-point face (see
+                  semantics/pose.py, semantics/face.py); person mask from the pose model's
+                  segmentation; rendered by `render_pose`.
     face          mediapipe FaceMesh (refine_landmarks: iris) -> 68 iBUG points + 2 pupils;
                   rendered by `render_face` (the paper's face sketch).
     edges         Canny (semantics/edges.py).
@@ -111,14 +112,13 @@ class FaceExtractor(Extractor):
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))
 
     def detect(self, rgb: np.ndarray) -> tuple[Frame, None]:
-        from v2vtool.semantics.face import facemesh_to_face70, landmarks_array
+        from v2vtool.semantics.face import face70_from_landmarks
         size = (rgb.shape[1], rgb.shape[0])
         with quiet_native_stderr():
             res = self._mesh.process(_readonly(rgb))
         if not res.multi_face_landmarks:
             return [], None
-        mesh = landmarks_array(res.multi_face_landmarks[0], size)
-        return [Person(face=facemesh_to_face70(mesh, size))], None
+        return [Person(face=face70_from_landmarks(res.multi_face_landmarks[0], size))], None
 
     def render(self, keypoints: Frame, size: tuple[int, int]) -> np.ndarray:
         return render_face(keypoints, size)
@@ -128,73 +128,86 @@ class FaceExtractor(Extractor):
 
 
 class PoseExtractor(Extractor):
-    """mediapipe Holistic (or Pose with `hands_face=False`) -> BODY_25 (+ hands, face), mask.
+    """BODY_25 (+ hands, face) and a person mask from mediapipe's pose, face-mesh and hand
+    models (model_complexity=1), wired by semantics/pose_graph.py: Holistic's landmarks, the
+    mask from the pose model's segmentation output (> 0.5), the hand models only on frames
+    where a hand can be in the picture. `hands_face=False`: body only; `mask=False`: no mask.
 
-    The person mask comes from mediapipe selfie segmentation (general model), run only on frames
-    where a body was found (others get an all-zero mask); `mask=False` skips it entirely.
+    detect_size: the pose model sees the frame downscaled so that its longest side is at most
+    this (None: never); landmarks come back in full-resolution pixels, and the face and hands
+    are cropped from the full-resolution frame. Frames without a body get an all-zero mask.
+    landmark_filter: mediapipe's own causal smoothing of the body landmarks (Holistic's
+    default). Off by default: it trails moving joints by ~1.2 frames, and extraction smooths
+    afterwards with zero-lag fits (semantics/smoothing.py); per-frame users (the pose-error
+    metric) get unfiltered detections.
     """
 
     kind = "pose"
 
     def __init__(self, static: bool = False, hands_face: bool = True, mask: bool = True,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 detect_size: int | None = 640, landmark_filter: bool = False):
         mp = _mediapipe()
+        from v2vtool.semantics.pose import MIN_VISIBILITY
+        from v2vtool.semantics.pose_graph import PoseGraph
         self.version = mp.__version__
-        self.hands_face, self.use_mask = hands_face, mask
+        self.hands_face, self.use_mask, self.detect_size = hands_face, mask, detect_size
         self.name = "mediapipe-holistic" if hands_face else "mediapipe-pose"
         self.settings = {"static_image_mode": static, "model_complexity": 1,
                          "hands_face": hands_face, "refine_face_landmarks": hands_face,
-                         "mask": "selfie_segmentation(model_selection=0) > 0.5" if mask else None,
+                         "hands": "when a wrist/hand point is in the frame" if hands_face
+                         else None,
+                         "mask": "pose model segmentation > 0.5" if mask else None,
+                         "detect_size": detect_size,
+                         "smooth_landmarks": landmark_filter and not static,
                          "min_detection_confidence": min_detection_confidence,
                          "min_tracking_confidence": min_tracking_confidence,
-                         "mapping": "BODY25_FROM_BLAZEPOSE", "min_visibility": None}
-        from v2vtool.semantics.pose import MIN_VISIBILITY
-        self.settings["min_visibility"] = MIN_VISIBILITY
-        kw = dict(static_image_mode=static, model_complexity=1,
-                  min_detection_confidence=min_detection_confidence,
-                  min_tracking_confidence=min_tracking_confidence)
+                         "mapping": "BODY25_FROM_BLAZEPOSE", "min_visibility": MIN_VISIBILITY}
         with quiet_native_stderr():
-            if hands_face:
-                self._model = mp.solutions.holistic.Holistic(refine_face_landmarks=True, **kw)
-            else:
-                self._model = mp.solutions.pose.Pose(**kw)
-            self._seg = (mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-                         if mask else None)
-            blank = np.zeros((64, 64, 3), np.uint8)
-            self._model.process(blank)  # warm up quietly (blank: no tracking state left)
-            if self._seg is not None:
-                self._seg.process(blank)
+            self._graph = PoseGraph(static=static, face=hands_face, hands=hands_face,
+                                    mask=mask, min_detection_confidence=min_detection_confidence,
+                                    min_tracking_confidence=min_tracking_confidence,
+                                    smooth_landmarks=landmark_filter)
+            blank = _readonly(np.zeros((64, 64, 3), np.uint8))
+            self._graph.process(blank, blank)  # warm up quietly (blank: no tracking state left)
 
     def detect(self, rgb: np.ndarray) -> tuple[Frame, np.ndarray | None]:
-        from v2vtool.semantics.face import facemesh_to_face70, landmarks_array
+        import cv2
+
+        from v2vtool.semantics.face import face70_from_landmarks, landmarks_array
         from v2vtool.semantics.pose import blazepose_to_body25, hand21
-        size = (rgb.shape[1], rgb.shape[0])
-        rgb = _readonly(rgb)
+        from v2vtool.semantics.pose_graph import detection_size
+        h, w = rgb.shape[:2]
+        size = (w, h)
+        full = _readonly(rgb)
+        small_size = detection_size(size, self.detect_size)
+        small = full if small_size == size else _readonly(
+            cv2.resize(full, small_size, interpolation=cv2.INTER_AREA))
         with quiet_native_stderr():
-            res = self._model.process(rgb)
-        if res.pose_landmarks is None:
-            mask = np.zeros(rgb.shape[:2], np.uint8) if self._seg is not None else None
-            return [], mask
-        person = Person(pose=blazepose_to_body25(landmarks_array(res.pose_landmarks, size), size))
-        if self.hands_face:
-            if res.face_landmarks is not None:
-                person.face = facemesh_to_face70(landmarks_array(res.face_landmarks, size), size)
-            for attr, side in (("left_hand_landmarks", "hand_left"),
-                               ("right_hand_landmarks", "hand_right")):
-                lm = getattr(res, attr)
-                if lm is not None:
-                    setattr(person, side, hand21(landmarks_array(lm, size), size))
-        mask = None
-        if self._seg is not None:
-            with quiet_native_stderr():
-                prob = self._seg.process(rgb).segmentation_mask
-            mask = np.where(prob > 0.5, 255, 0).astype(np.uint8)
-        return [person], mask
+            res = self._graph.process(small, full)
+        if res["pose"] is None:
+            return [], (np.zeros((h, w), np.uint8) if self.use_mask else None)
+        # landmarks are normalised: scaling by the full size maps them back exactly
+        person = Person(pose=blazepose_to_body25(landmarks_array(res["pose"], size), size))
+        if res["face"] is not None:
+            person.face = face70_from_landmarks(res["face"], size)
+        for key, side in (("left_hand", "hand_left"), ("right_hand", "hand_right")):
+            if res[key] is not None:
+                setattr(person, side, hand21(landmarks_array(res[key], size), size))
+        return [person], (_mask(res["mask"], size) if self.use_mask else None)
 
     def render(self, keypoints: Frame, size: tuple[int, int]) -> np.ndarray:
         return render_pose(keypoints, size)
 
     def close(self) -> None:
-        self._model.close()
-        if self._seg is not None:
-            self._seg.close()
+        self._graph.close()
+
+
+def _mask(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h', w') float32 person probability -> (H, W) uint8 0/255 (> 0.5) at size (W, H);
+    upscaled as 8-bit (bilinear) when the model saw a smaller copy."""
+    import cv2
+    p8 = cv2.convertScaleAbs(prob, alpha=255.0)  # saturating float -> uint8
+    if (p8.shape[1], p8.shape[0]) != size:
+        p8 = cv2.resize(p8, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.threshold(p8, 127, 255, cv2.THRESH_BINARY)[1]

@@ -45,10 +45,28 @@ def in_frame(xy: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
 
 
-def landmarks_array(landmarks, size: tuple[int, int]) -> np.ndarray:
-    """A mediapipe NormalizedLandmarkList -> (N, 3) float32 of pixel x, y, visibility."""
+def landmarks_array(landmarks, size: tuple[int, int],
+                    indices: tuple[int, ...] | None = None) -> np.ndarray:
+    """A mediapipe NormalizedLandmarkList -> (N, 3) float32 of pixel x, y, visibility.
+
+    Landmarks are normalised to the image the model saw, so `size` is the (w, h) of the frame
+    they are wanted in (the full-resolution frame when the model saw a downscaled copy).
+    indices: only these landmarks, in this order (faster than all 478 of a face mesh)."""
     w, h = size
-    return np.array([(p.x * w, p.y * h, p.visibility) for p in landmarks.landmark], np.float32)
+    lm = landmarks.landmark
+    pts = lm if indices is None else [lm[i] for i in indices]
+    return np.array([(p.x * w, p.y * h, p.visibility) for p in pts], np.float32)
+
+
+def face70_from_landmarks(landmarks, size: tuple[int, int]) -> np.ndarray:
+    """A FaceMesh NormalizedLandmarkList (468 or 478 points) -> (70, 3) OpenPose face in the
+    (w, h) frame `size`; reads only the 70 landmarks it needs."""
+    if len(landmarks.landmark) < 478:
+        return facemesh_to_face70(landmarks_array(landmarks, size), size)
+    face = landmarks_array(landmarks, size, FACEMESH_TO_OPENPOSE70)
+    face[:, 2] = in_frame(face[:, :2], size).astype(np.float32)
+    face[face[:, 2] == 0, :2] = 0
+    return face
 
 
 def facemesh_to_face70(mesh: np.ndarray, size: tuple[int, int]) -> np.ndarray:

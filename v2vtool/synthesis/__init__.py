@@ -9,9 +9,9 @@ Public API
 - `Synthesizer`: examples prepared once (optionally finetuned), then `run(driver_frames)`.
 - `load_examples`, `open_driver`: the file inputs (see `sources` for accepted forms).
 """
-from v2vtool.synthesis.api import DEFAULT_CHECKPOINT, SynthesisResult, synthesize
+from v2vtool.synthesis.api import SynthesisResult, synthesize
 from v2vtool.synthesis.sources import MAX_EXAMPLES, DriverSource, load_examples, open_driver
 from v2vtool.synthesis.stream import SynthFrame, Synthesizer, iter_synthesis
 
-__all__ = ["DEFAULT_CHECKPOINT", "MAX_EXAMPLES", "DriverSource", "SynthFrame", "SynthesisResult",
+__all__ = ["MAX_EXAMPLES", "DriverSource", "SynthFrame", "SynthesisResult",
            "Synthesizer", "iter_synthesis", "load_examples", "open_driver", "synthesize"]

@@ -27,14 +27,14 @@ import torch
 from v2vtool import __version__
 from v2vtool.device import resolve_device
 from v2vtool.errors import UserError
-from v2vtool.synthesis.outputs import (PngDirSink, attention_panel, open_sink, resize_to,
-                                       side_by_side as sbs_panel, write_sidecar)
+from v2vtool.resources import find_weights
+from v2vtool.synthesis.outputs import (PendingText, PngDirSink, attention_panel, open_sink,
+                                       resize_to, sidecar_text, side_by_side as sbs_panel)
 from v2vtool.synthesis.sources import load_examples, open_driver
 from v2vtool.synthesis.stream import Synthesizer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "default"
 SIDECAR_FORMAT = "v2v-synthesis/1"
 Progress = Callable[[int, "int | None", float], None]  # (done, total, frames per second)
 
@@ -61,17 +61,70 @@ class SynthesisResult:
     fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
 
 
-def _check_outputs(out: Path, attention_maps: Path | None, frames_dir: Path | None) -> None:
+def _input_path(spec: str | os.PathLike) -> Path:
+    """The file or folder an example spec / driver reads (CLIPDIR:IDX -> CLIPDIR)."""
+    p = Path(spec)
+    text = str(spec)
+    if p.exists() or ":" not in text:
+        return p
+    head = text.rpartition(":")[0]
+    return Path(head) if head else p
+
+
+def _check_outputs(out: Path, attention_maps: Path | None, frames_dir: Path | None,
+                   inputs: list[tuple[str, Path]]) -> None:
+    """Before anything is loaded or written: outputs are distinct, none touches an input,
+    and nothing that is not an earlier output of synthesize would be replaced."""
+    from v2vtool.io.guard import (check_distinct, check_outputs, check_replaceable,
+                                  is_marked_output)
+    from v2vtool.synthesis.outputs import VIDEO_SUFFIXES
+
     if out.suffix.lower() != ".mp4":
         raise UserError(f"{out}: output must be an .mp4 file")
     if out.is_dir():
         raise UserError(f"{out}: is a directory")
-    for other in (attention_maps, frames_dir):
-        if other is not None and Path(other).resolve() in (out.resolve(),
-                                                           out.with_suffix(".json").resolve()):
-            raise UserError(f"{other}: same path as the output video or its sidecar")
-    if frames_dir is not None and Path(frames_dir).exists() and not Path(frames_dir).is_dir():
-        raise UserError(f"{frames_dir}: exists and is not a directory")
+    sidecar = out.with_suffix(".json")
+    outputs = [("--out", out), ("the sidecar", sidecar), ("--attention-maps", attention_maps),
+               ("--frames-dir", frames_dir)]
+    check_outputs(outputs, inputs)
+    check_distinct(outputs)
+    if os.path.lexists(sidecar):
+        if sidecar.is_dir() or not _is_sidecar(sidecar):
+            raise UserError(f"{sidecar}: exists and is not a sidecar of v2v synthesize; not "
+                            "replaced (remove it or choose another --out)")
+    for opt, folder in (("--attention-maps", attention_maps), ("--frames-dir", frames_dir)):
+        if folder is None:
+            continue
+        if opt == "--attention-maps" and folder.suffix.lower() in VIDEO_SUFFIXES:
+            if folder.is_dir():
+                raise UserError(f"{folder}: {opt}: is a directory")
+            continue
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{folder}: {opt}: exists and is not a directory")
+        check_replaceable(folder, is_marked_output, "a PNG folder written by v2v synthesize")
+
+
+def _is_sidecar(path: Path) -> bool:
+    import json
+
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and str(obj.get("format", "")).startswith("v2v-synthesis/")
+
+
+def _check_size(size: tuple[int, int] | None) -> None:
+    from v2vtool.config_check import MAX_SIDE
+
+    if size is None:
+        return
+    w, h = size
+    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
+        raise UserError(f"--size {w}x{h}: each side must be in 16..{MAX_SIDE} pixels")
+    if w % 2 or h % 2:
+        raise UserError(f"--size {w}x{h}: H.264 (yuv420p) needs even sides; use "
+                        f"{w - w % 2}x{h - h % 2} or {w + w % 2}x{h + h % 2}")
 
 
 def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
@@ -97,18 +150,20 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     out = Path(out)
     attention_maps = Path(attention_maps) if attention_maps is not None else None
     frames_dir = Path(frames_dir) if frames_dir is not None else None
-    _check_outputs(out, attention_maps, frames_dir)
+    ckpt = Path(checkpoint) if checkpoint is not None else find_weights("default")
+    inputs = [("--examples", _input_path(e)) for e in examples]
+    inputs += [("--driver", Path(driver)), ("--checkpoint", ckpt)]
+    _check_outputs(out, attention_maps, frames_dir, inputs)
     if finetune < 0:
         raise UserError(f"--finetune {finetune}: must be >= 0")
-    if size is not None and (size[0] < 2 or size[1] < 2):
-        raise UserError(f"--size {size[0]}x{size[1]}: too small")
+    _check_size(size)
+    from v2vtool.config_check import MAX_SEED, check_number
+
+    check_number("--seed", seed, 0, MAX_SEED, integer=True)
+    check_number("--fps", driver_fps, 0, 1000, lo_open=True)
     dev = resolve_device(device)
     if dev.type == "cuda" and dev.index is not None:  # compiled kernels / syncs: this GPU
         torch.cuda.set_device(dev)
-    ckpt = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if checkpoint is None and not ckpt.exists():
-        raise UserError(f"{ckpt}: no default checkpoint installed; pass --checkpoint "
-                        "(a checkpoint or run dir from `v2v train`)")
     torch.manual_seed(seed)
     loaded = load_generator(ckpt, dev)
     cfg = loaded.config.generator
@@ -150,27 +205,32 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             if progress is not None:
                 progress(n, src.frame_count, n / max(time.perf_counter() - t0, 1e-9))
         seconds = time.perf_counter() - t0
-        for s in reversed(sinks):  # side outputs first, the video last
-            s.close()
+        if n == 0:
+            raise UserError(f"{src.path}: the driver gave no frames")
+        for s in sinks:  # every output completed under its temporary name first ...
+            s.finish()
+        result = SynthesisResult(
+            out=out, sidecar=out.with_suffix(".json"), frames=n, fps=src.fps, size=out_size,
+            k=synth.k, held_frames=held, seconds=seconds, throughput_fps=n / max(seconds, 1e-9),
+            generator_fps=n / max(gen_seconds, 1e-9), setup_seconds=setup,
+            checkpoint=loaded.path, checkpoint_sha256=loaded.sha256,
+            retargeted=bool(synth.retargeted), attention_maps=attention_maps,
+            frames_dir=frames_dir,
+            finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
+            fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
+                synth.compiled.first_call_seconds if synth.compiled is not None else None)))
+        sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
+            result, loaded, src, exs, seed, retarget, side_by_side, dev))))
+        for s in sinks:  # ... then all renamed into place (the sidecar last)
+            s.commit()
     except BaseException:
-        for s in sinks:
+        for s in reversed(sinks):  # last opened first: each removes the folders it created
             with contextlib.suppress(Exception):
                 s.abort()
         raise
-    result = SynthesisResult(
-        out=out, sidecar=out.with_suffix(".json"), frames=n, fps=src.fps, size=out_size,
-        k=synth.k, held_frames=held, seconds=seconds, throughput_fps=n / max(seconds, 1e-9),
-        generator_fps=n / max(gen_seconds, 1e-9), setup_seconds=setup, checkpoint=loaded.path,
-        checkpoint_sha256=loaded.sha256, retargeted=bool(synth.retargeted),
-        attention_maps=attention_maps, frames_dir=frames_dir,
-        finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
-        fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
-            synth.compiled.first_call_seconds if synth.compiled is not None else None)))
     if src.frame_count is not None and n != src.frame_count:
         log.warning("driver %s: header said %d frames, %d were generated", src.path,
                     src.frame_count, n)
-    write_sidecar(result.sidecar, _sidecar(result, loaded, src, exs, seed, retarget,
-                                           side_by_side, dev))
     return result
 
 

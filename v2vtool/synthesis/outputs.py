@@ -6,6 +6,7 @@ closed without error (`abort` drops it), so a failed run leaves nothing half-wri
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from v2vtool.io.atomic import atomic_path
+from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.atomic import _tmp_name, atomic_path, make_parents, remove_created, replace_dir
+from v2vtool.io.guard import check_replaceable, is_marked_output, write_marker
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 
@@ -81,31 +84,84 @@ def resize_to(image: np.ndarray | None, size: tuple[int, int] | None) -> np.ndar
 
 
 class PngDirSink:
-    """Frames as DIR/000000.png ... written into a temporary folder renamed on close."""
+    """Frames as DIR/000000.png ... written into a temporary folder renamed on commit.
+
+    The folder gets the `.v2v-output` marker, so a later run may replace it; an existing folder
+    without the marker (a folder of the user's) is never replaced (`io.guard`)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_replaceable(self.path, is_marked_output, "a PNG folder written by v2v synthesize")
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        self.tmp.mkdir()
+        self._created = make_parents(self.path)
+        try:
+            self.tmp.mkdir()
+            write_marker(self.tmp, "v2v-frames/1", "v2v synthesize")
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
         self.count = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        Image.fromarray(rgb).save(self.tmp / f"{self.count:06d}.png", compress_level=1)
+        try:
+            Image.fromarray(rgb).save(self.tmp / f"{self.count:06d}.png", compress_level=1)
+        except OSError as exc:
+            raise UserError(os_error_message(exc, self.path)) from None
         self.count += 1
 
-    def close(self) -> Path:
-        if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(self.path, old)
-            os.replace(self.tmp, self.path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.path)
+    def finish(self) -> None:
+        pass
+
+    def commit(self) -> Path:
+        try:
+            if os.path.lexists(self.path):
+                check_replaceable(self.path, is_marked_output,
+                                  "a PNG folder written by v2v synthesize")
+                replace_dir(self.tmp, self.path)
+            else:
+                os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._created = []
         return self.path
+
+    def close(self) -> Path:
+        return self.commit()
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_created(self._created)
+        self._created = []
+
+
+class PendingText:
+    """A text file completed under a temporary name now and renamed on `commit`."""
+
+    def __init__(self, path: str | os.PathLike, text: str):
+        self.path = Path(path)
+        self._created = make_parents(self.path)
+        self.tmp = _tmp_name(self.path)
+        try:
+            self.tmp.write_text(text)
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+
+    def commit(self) -> Path:
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise UserError(os_error_message(exc, self.path)) from None
+        self._created = []
+        return self.path
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+        remove_created(self._created)
+        self._created = []
 
 
 def open_sink(path: str | os.PathLike, fps: float, audio_from=None):
@@ -118,9 +174,13 @@ def open_sink(path: str | os.PathLike, fps: float, audio_from=None):
     return PngDirSink(path)
 
 
+def sidecar_text(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=_json_default)
+
+
 def write_sidecar(path: str | os.PathLike, data: dict) -> Path:
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
+        Path(tmp).write_text(sidecar_text(data))
     return Path(path)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
 
+from v2vtool.config_check import MAX_K
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_KEYPOINT_FPS = 30.0  # keypoint files carry no frame rate; assumed (and recorded) if unknown
-MAX_EXAMPLES = 32  # K bound: attention memory grows with K * positions
+MAX_EXAMPLES = MAX_K  # the one K bound (config_check): attention memory grows with K
 
 
 @dataclass
@@ -54,11 +54,9 @@ def _read_image(path: Path) -> np.ndarray:
         raise UserError(f"{path}: file not found")
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected an image (or CLIPDIR:INDEX)")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable image ({exc})") from None
+    from v2vtool.io.image import read_rgb
+
+    return read_rgb(path, exif=True)
 
 
 def _parse_spec(spec: str) -> tuple[Path, list[int] | None]:
@@ -261,7 +259,7 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
     if path.is_file() and path.suffix.lower() in IMAGE_EXTS:
         raise UserError(f"{path}: a single image cannot drive a video (pass a video, a frame "
                         "folder, a clip dir or keypoints)")
-    from v2vtool.semantics.smoothing import KeypointSmoother
+    from v2vtool.semantics.smoothing import smooth_keypoints
 
     spec = get_kind(kind)
     mode = spec.input_mode
@@ -270,17 +268,18 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
     reader.close()
 
     def frames():
-        """Decode + extract one frame at a time; keypoints One-Euro smoothed as in extract."""
+        """Decode + extract one frame at a time; keypoints smoothed as in extract (zero-lag
+        centred fits: a frame comes out a few frames after it went in)."""
         ext = extractor or get_extractor(kind, static=False)
-        smoother = KeypointSmoother(size[1]) if spec.keypoints else None
         try:
             with open_video(path, fps=fps, mode=mode) as r:
-                for i, img in enumerate(r):
-                    if smoother is None:
+                if not spec.keypoints:
+                    for img in r:
                         yield ext(img).semantic
-                    else:
-                        people, _ = ext.detect(img)
-                        yield smoother(people, i / rate)
+                else:
+                    found = ((ext.detect(img)[0], None) for img in r)
+                    for people, _ in smooth_keypoints(found, size[1], rate):
+                        yield people
         finally:
             if extractor is None:
                 ext.close()

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from v2vtool.config import Config
-from v2vtool.errors import UserError
+from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.weights import load_state_into, read_state, write_state
 from v2vtool.models.checkpoint import (follow_pointer, load_config, resolve_checkpoint,
                                        safetensors_to_state, save_generator)
 
@@ -36,20 +35,14 @@ def _modules_to_safetensors(modules: dict[str, torch.nn.Module], path: Path) -> 
     for name, module in modules.items():
         for k, v in module.state_dict().items():
             state[f"{name}.{k}"] = v.detach().cpu().contiguous().clone()
-    save_file(state, str(path))
+    write_state(state, path)
 
 
 def _safetensors_to_modules(modules: dict[str, torch.nn.Module], path: Path) -> None:
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: unreadable safetensors file ({exc})") from None
+    state = read_state(path)
     for name, module in modules.items():
         sub = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-        missing, unexpected = module.load_state_dict(sub, strict=False)
-        if missing or unexpected:
-            raise UserError(f"{path}: {name} weights do not match config.json "
-                            f"(missing {len(missing)}, unexpected {len(unexpected)})")
+        load_state_into(module, sub, path, f"{name} discriminator weights")
 
 
 def save_training_checkpoint(checkpoints_dir: str | os.PathLike, step: int, config: Config,
@@ -70,12 +63,13 @@ def save_training_checkpoint(checkpoints_dir: str | os.PathLike, step: int, conf
         with atomic_dir(final, overwrite=True) as tmp:
             save_generator(tmp, config, generator, ema)
             _modules_to_safetensors(discriminators, tmp / "discriminators.safetensors")
-            save_file(trainer_tensors, str(tmp / "trainer_state.safetensors"))
+            write_state(trainer_tensors, tmp / "trainer_state.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1))
         _point_latest(root, final.name)
-    except OSError as exc:
-        raise UserError(f"{final}: could not write checkpoint ({exc.strerror or exc}); the "
-                        "previous checkpoint is intact") from None
+    except (OSError, UserError) as exc:
+        why = os_error_message(exc).split(": ", 1)[-1] if isinstance(exc, OSError) else exc
+        raise UserError(f"{final}: could not write checkpoint ({why}); the previous "
+                        "checkpoint is intact") from None
     prune_checkpoints(root, keep)
     return final
 
@@ -126,9 +120,11 @@ def load_training_checkpoint(path: str | os.PathLike) -> TrainingCheckpoint:
         raise UserError(f"{ckpt}: not a training checkpoint (no trainer_state.json)")
     try:
         state = json.loads(state_file.read_text())
-        tensors = load_file(str(ckpt / "trainer_state.safetensors"))
-    except (json.JSONDecodeError, SafetensorError, OSError) as exc:
-        raise UserError(f"{ckpt}: unreadable trainer state ({exc})") from None
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{state_file}: unreadable trainer state ({exc})") from None
+    if not isinstance(state, dict) or type(state.get("step")) is not int or state["step"] < 0:
+        raise UserError(f"{state_file}: not a v2v trainer state (no integer 'step')")
+    tensors = read_state(ckpt / "trainer_state.safetensors")
     return TrainingCheckpoint(ckpt, load_config(ckpt), state, tensors)
 
 

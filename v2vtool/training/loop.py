@@ -29,20 +29,26 @@ import torch
 from rich.console import Console
 
 from v2vtool.config import Config
+from v2vtool.config_check import BIG, check_number, validate_config
 from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
                                   validation_keys)
 from v2vtool.errors import UserError
+from v2vtool.io.clipdir import check_clip_files
+from v2vtool.io.guard import check_outputs
 from v2vtool.models.build import build_generator
+from v2vtool.models.fastpath import compile_step, resolve_amp, swap_step, tune_host_allocator
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
 from v2vtool.training import schedule
 from v2vtool.training.ema import EMA
-from v2vtool.training.pending import PendingSteps, StepOutcome
+from v2vtool.training.pending import (PendingSteps, StepOutcome, TrainingDiverged, nonfinite,
+                                      settle)
 from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
 from v2vtool.device import resolve_device
-from v2vtool.training.setup import prepare_run, run_metadata, write_run_meta
+from v2vtool.training.setup import (RunDir, loader_workers, prepare_run, run_metadata,
+                                    write_run_meta)
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -59,10 +65,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, step: int, checkpoint: Path | None, signum: int | None):
         super().__init__(f"interrupted at step {step}")
         self.step, self.checkpoint, self.signum = step, checkpoint, signum
-
-
-class TrainingDiverged(UserError):
-    """Too many consecutive non-finite losses."""
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -104,10 +106,8 @@ def _main_thread() -> bool:
 def check_budget(steps: int | None, minutes: float | None) -> None:
     """The run-length arguments of `train` (also checked by the CLI before it launches
     torchrun, so that a bad value fails once, not once per process)."""
-    if steps is not None and steps < 1:
-        raise UserError("--steps must be >= 1")
-    if minutes is not None and minutes <= 0:
-        raise UserError("--minutes must be > 0")
+    check_number("--steps", steps, 1, BIG, integer=True)
+    check_number("--minutes", minutes, 0, 10**7, lo_open=True)  # nan / inf too
 
 
 def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
@@ -129,41 +129,77 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     if dev.type == "cuda" and dev.index is not None:  # also --device cuda:N in one process
         torch.cuda.set_device(dev)
     threads = torch.get_num_threads()
+    rundir = RunDir(Path(out), resume, info, dev)
     try:
         return _Trainer(data_dirs, Path(out), config, steps, minutes, resume, dev, info,
-                        stop_at, progress, console).run()
+                        stop_at, progress, console, rundir).run()
+    except UserError as exc:
+        rundir.abandon()
+        raise type(exc)(_worker_message(str(exc))) from None
+    except (RuntimeError, MemoryError) as exc:
+        rundir.abandon()
+        if _out_of_memory(exc):  # a setting too large for this machine: the user's to change
+            raise UserError(f"out of memory while training ({' '.join(str(exc).split())[:120]}"
+                            "); lower train.batch_size, generator.height/width or "
+                            "train.seq_len_max") from None
+        raise
+    except Exception:
+        rundir.abandon()
+        raise
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM before the loop saved a checkpoint
+        if not isinstance(exc, TrainingInterrupted):
+            rundir.abandon()
+        raise
     finally:
+        rundir.close()
         torch.set_num_threads(threads)
         ddp.shutdown(info)
 
 
-def _nonfinite(total: torch.Tensor) -> torch.Tensor:
-    """1.0 (device scalar) when a loss total is NaN / inf."""
-    return (~torch.isfinite(total.detach())).float()
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or \
+        "can't allocate memory" in text
+
+
+def _worker_message(text: str) -> str:
+    """A UserError raised in a DataLoader worker reaches us wrapped in torch's message with
+    the worker's traceback; keep the original one line."""
+    if "Original Traceback" not in text:
+        return text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        head, sep, rest = ln.partition(": ")
+        if sep and head.split(".")[-1].endswith("Error"):
+            return rest
+    return lines[-1]
 
 
 class _Trainer:
     def __init__(self, data_dirs, out: Path, config: Config, steps, minutes, resume, dev, info,
-                 stop_at, progress, console):
+                 stop_at, progress, console, rundir: RunDir):
         self.dev, self.info, self.out = dev, info, out
         self.minutes, self.stop_at, self.progress_on = minutes, stop_at, progress and info.is_main
         self.console = console
         self.data_dirs = [Path(d) for d in data_dirs]
+        self.rundir = rundir
+        if not self.data_dirs:
+            raise UserError("no --data given (clip dirs or folders of clip dirs)")
+        check_outputs([("--out", out)], [("--data", d) for d in self.data_dirs])
+        if resume:  # lock before reading the run's state: another process may be writing it
+            rundir.open()
         resumed = ckpt_io.load_training_checkpoint(out) if resume else None
         if resume and resumed is None:
             raise UserError(f"{out}: nothing to resume")
         cfg = resumed.config if resumed is not None else config
         if steps is not None:  # the one place --steps is applied (checked in `train`)
             cfg = replace(cfg, train=replace(cfg.train, steps=int(steps)))
-        if cfg.train.steps < 1:
-            raise UserError("train.steps must be >= 1")
+        cfg = validate_config(cfg)  # also a Config built in Python, not by presets / --set
         self.cfg, self.total = cfg, cfg.train.steps
         if cfg.train.threads > 0:  # restored by train() on the way out
             torch.set_num_threads(cfg.train.threads)
         if cfg.train.amp not in ("none", "bf16", "auto"):
             raise UserError(f"train.amp={cfg.train.amp!r} must be none, bf16 or auto")
-        from v2vtool.models.fastpath import resolve_amp, tune_host_allocator
-
         # auto: bf16 where native and the frames are big enough (fastpath.resolve_amp)
         self.amp = resolve_amp(cfg.train.amp, dev, cfg.generator.height * cfg.generator.width)
         tune_host_allocator()
@@ -173,7 +209,11 @@ class _Trainer:
         check_clips(entries, self.data_dirs, cfg.generator.kind, cfg.preset,
                     schedule.max_seq_len(cfg.train, self.total))
         self.val_entries = find_clips(self.data_dirs, "test")
+        for e in entries + self.val_entries:  # every file read later, checked before writing
+            check_clip_files(e.path, keypoints=cfg.generator.kind in ("pose", "face"))
         self.dataset = FewShotDataset(entries, cfg.generator, cfg.data, augment=True)
+        if not resume:  # created, locked (one writer), checked; cleaned up if we fail early
+            rundir.open()
         prepare_run(out, cfg, resume, info)
 
         # models
@@ -181,9 +221,7 @@ class _Trainer:
         self.G = build_generator(cfg.generator).to(dev)
         self.compiled = None
         if cfg.train.compile:  # G.forward calls self.step: compile that (one graph per K, and
-            from v2vtool.models.fastpath import compile_step  # with / without a prev frame)
-
-            self.compiled = compile_step(self.G, inference=False)
+            self.compiled = compile_step(self.G, inference=False)  # with / without prev frame)
         self.gan = GanPieces(cfg, dev)
         self.Ds = self.gan.discriminators
         self.ema = EMA(self.G, cfg.train.ema) if cfg.train.ema > 0 else None
@@ -200,7 +238,12 @@ class _Trainer:
         self.step, self.bad_steps = 0, 0
         self.metrics = MetricsLog(out / "metrics.jsonl", enabled=info.is_main)
         if resumed is not None:
-            self._restore(resumed)
+            try:
+                self._restore(resumed)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+                raise UserError(f"{resumed.path / 'trainer_state.json'}: not a trainer state "
+                                f"this run can continue ({type(exc).__name__}: "
+                                f"{' '.join(str(exc).split())[:120]})") from None
         else:
             seed_everything(cfg.seed * 1009 + info.rank + 1)  # per-rank stream from here on
         meta = run_metadata(self, len(entries))
@@ -263,6 +306,7 @@ class _Trainer:
                     self.out / "checkpoints", self.step, self.cfg, self.G,
                     self.ema.model if self.ema else None, self.Ds, state, tensors,
                     self.cfg.train.keep_checkpoints)
+                self.rundir.checkpointed()
             except BaseException as exc:  # noqa: BLE001 - re-raised below, after telling the others
                 error = exc
         # every rank learns whether rank 0 wrote it (also the barrier): nobody waits for a
@@ -280,19 +324,6 @@ class _Trainer:
             return torch.autocast(self.dev.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    @contextlib.contextmanager
-    def _compiled_step(self):
-        """G.step -> the compiled step, only during the training forward (an instance attribute
-        left on G would be deep-copied into the EMA model / inference copies, still bound to G)."""
-        if self.compiled is None:
-            yield
-            return
-        self.G.step = self.compiled
-        try:
-            yield
-        finally:
-            del self.G.step
-
     def _set_lr(self) -> tuple[float, float]:
         f = schedule.lr_factor(self.cfg.train, self.step, self.total)
         lr_g, lr_d = self.cfg.train.lr_g * f, self.cfg.train.lr_d * f
@@ -306,7 +337,7 @@ class _Trainer:
     def train_step(self, batch: dict) -> None:
         """One D + G update; results are queued in `self.pending` (nothing read back)."""
         batch = {k: v.to(self.dev, non_blocking=True) for k, v in batch.items()}
-        with self._autocast(), self._compiled_step():
+        with self._autocast(), swap_step(self.G, self.compiled):
             out = self.G(batch["examples"], batch["example_semantics"], batch["semantics"])
         # 1. discriminator update on real vs detached fake
         d_losses: dict[str, torch.Tensor] = {}
@@ -319,7 +350,7 @@ class _Trainer:
             d_total = sum(d_losses.values())
             d_total.backward()
             d_bad = ddp.average_gradients([p for d in self.Ds.values() for p in d.parameters()],
-                                          self.info, _nonfinite(d_total))
+                                          self.info, nonfinite(d_total))
             d_bad = (d_bad > 0).float()
             self.opt_d.found_inf = d_bad  # skipped on the device when any rank is non-finite
             self.opt_d.step()
@@ -335,7 +366,7 @@ class _Trainer:
                 d.requires_grad_(True)
         g_total = sum(g_losses.values())
         g_total.backward()
-        g_bad = ddp.average_gradients(list(self.G.parameters()), self.info, _nonfinite(g_total))
+        g_bad = ddp.average_gradients(list(self.G.parameters()), self.info, nonfinite(g_total))
         g_bad = (g_bad > 0).float()
         skip = g_bad if d_bad is None else torch.maximum(d_bad, g_bad)
         self.opt_g.found_inf = skip  # a bad D step skips the whole step, as documented
@@ -348,48 +379,14 @@ class _Trainer:
     def flush(self) -> StepOutcome | None:
         """Read the queued steps back (one host sync): nonfinite events, the divergence check.
         Returns the latest step's outcome."""
-        last = None
-        for o in self.pending.flush():
-            last = o
-            if o.ok:
-                self.bad_steps = 0
-                continue
-            self.bad_steps += 1
-            self.metrics.write({"type": "event", "step": o.step, "event": "nonfinite",
-                                "which": o.which, "terms": o.bad_terms,
-                                "consecutive": self.bad_steps})
-            log.warning("step %d: non-finite %s loss (%s); step skipped (%d/%d)", o.step,
-                        o.which, ", ".join(o.bad_terms) or "on another rank", self.bad_steps,
-                        self.cfg.train.max_bad_steps)
-            if self.bad_steps >= self.cfg.train.max_bad_steps:
-                raise TrainingDiverged(
-                    f"{self.out}: training diverged: {self.bad_steps} consecutive steps with "
-                    f"non-finite {o.which} losses ({', '.join(o.bad_terms) or 'another rank'}) "
-                    f"at step {o.step}; lower train.lr_g / train.lr_d or resume from an earlier "
-                    "checkpoint")
+        self.bad_steps, last = settle(self.pending.flush(), self.bad_steps,
+                                      self.cfg.train.max_bad_steps, self.metrics.write, self.out)
         return last
 
     # ---- the loop ----------------------------------------------------------------------------
-    def _workers(self) -> int:
-        """data.workers, capped so that the local processes' loaders fit the CPUs (one CPU per
-        process left for the training loop itself)."""
-        want = self.cfg.data.workers
-        if want <= 0:
-            return 0
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except AttributeError:
-            cpus = os.cpu_count() or 1
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        fit = max(1, cpus // max(local, 1) - 1)
-        if fit < want:
-            log.info("data.workers=%d capped at %d (%d CPUs for %d local processes)", want, fit,
-                     cpus, local)
-        return min(want, fit)
-
     def _loader(self):
         cfg = self.cfg
-        workers = self._workers()
+        workers = loader_workers(self.cfg.data.workers)
         sampler = FewShotBatchSampler(
             len(self.dataset), cfg.train.batch_size, cfg.train.k_max,
             lambda s: schedule.seq_len(cfg.train, s), cfg.seed, self.info.rank,

@@ -8,9 +8,24 @@ GPU never waits for the host between ordinary steps.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
+
+from v2vtool.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(UserError):
+    """Too many consecutive non-finite losses."""
+
+
+def nonfinite(total: torch.Tensor) -> torch.Tensor:
+    """1.0 (device scalar) when a loss total is NaN / inf."""
+    return (~torch.isfinite(total.detach())).float()
 
 
 @dataclass
@@ -80,3 +95,27 @@ class PendingSteps:
             out.append(StepOutcome(it.step, True, record))
         self._items = []
         return out
+
+
+def settle(outcomes: list[StepOutcome], bad_steps: int, max_bad_steps: int,
+           write_event: Callable[[dict], None], out) -> tuple[int, StepOutcome | None]:
+    """Account flushed steps in order: a "nonfinite" event per skipped step, the consecutive
+    count, TrainingDiverged at `max_bad_steps`. Returns (consecutive bad steps, last outcome)."""
+    last = None
+    for o in outcomes:
+        last = o
+        if o.ok:
+            bad_steps = 0
+            continue
+        bad_steps += 1
+        write_event({"type": "event", "step": o.step, "event": "nonfinite", "which": o.which,
+                     "terms": o.bad_terms, "consecutive": bad_steps})
+        terms = ", ".join(o.bad_terms) or "on another rank"
+        log.warning("step %d: non-finite %s loss (%s); step skipped (%d/%d)", o.step, o.which,
+                    terms, bad_steps, max_bad_steps)
+        if bad_steps >= max_bad_steps:
+            raise TrainingDiverged(
+                f"{out}: training diverged: {bad_steps} consecutive steps with non-finite "
+                f"{o.which} losses ({', '.join(o.bad_terms) or 'another rank'}) at step "
+                f"{o.step}; lower train.lr_g / train.lr_d or resume from an earlier checkpoint")
+    return bad_steps, last

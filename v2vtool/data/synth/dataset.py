@@ -42,17 +42,23 @@ def identity_ids(n: int) -> list[str]:
 
 
 def _check(identities, clips_per_identity, frames, size, test_identities) -> None:
-    if identities < 1:
-        raise UserError(f"--identities must be >= 1 (got {identities})")
-    if clips_per_identity < 1:
-        raise UserError(f"--clips-per-identity must be >= 1 (got {clips_per_identity})")
-    if frames < 1:
-        raise UserError(f"--frames must be >= 1 (got {frames})")
+    if not 1 <= identities <= 100_000:
+        raise UserError(f"--identities must be in 1..100000 (got {identities})")
+    if not 1 <= clips_per_identity <= 1000:
+        raise UserError(f"--clips-per-identity must be in 1..1000 (got {clips_per_identity})")
+    if not 1 <= frames <= 100_000:
+        raise UserError(f"--frames must be in 1..100000 (got {frames})")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise UserError(f"--size must be in {MIN_SIZE}..{MAX_SIZE} (got {size})")
     if not 0 <= test_identities < identities:
         raise UserError(f"--test-identities must be in 0..{identities - 1} "
                         f"(got {test_identities}; at least one training identity is needed)")
+
+
+def check_seed(seed: int) -> None:
+    from v2vtool.config_check import MAX_SEED, check_number
+
+    check_number("--seed", seed, 0, MAX_SEED, integer=True)
 
 
 def split_identities(ids: list[str], test_identities: int, seed: int) -> tuple[list, list]:
@@ -101,10 +107,14 @@ def generate_dataset(out: str | os.PathLike, identities: int, clips_per_identity
     progress(done, total) counts frames (per frame with one worker, per identity with more).
     workers > 1 renders identities in parallel processes; the bytes do not depend on it.
     """
+    from v2vtool.io.guard import check_replaceable, is_dataset_output
+
     _check(identities, clips_per_identity, frames, size, test_identities)
+    check_seed(seed)
     out = Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output exists (use --overwrite to replace it)")
+    check_replaceable(out, is_dataset_output("v2v-synth/"), "a dataset written by v2v data synth")
     ids = identity_ids(identities)
     train, test = split_identities(ids, test_identities, seed)
     total, done = identities * clips_per_identity * frames, 0
@@ -140,15 +150,24 @@ def generate_dataset(out: str | os.PathLike, identities: int, clips_per_identity
 
 
 def read_manifest(dataset_dir: str | os.PathLike) -> dict:
+    from v2vtool.io.clipdir import check_manifest
+
     path = Path(dataset_dir) / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise UserError(f"{path}: not found (not a 'v2v data synth' dataset)") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: not valid JSON ({' '.join(str(exc).split())[:160]})") \
+            from None
+    check_manifest(manifest, path)
     if manifest.get("format") != FORMAT:
         raise UserError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
+    missing = [k for k in ("clips", "train", "test", "identities", "size") if k not in manifest]
+    if missing:
+        raise UserError(f"{path}: missing {', '.join(map(repr, missing))}")
+    if type(manifest["size"]) is not int or not MIN_SIZE <= manifest["size"] <= MAX_SIZE:
+        raise UserError(f"{path}: 'size' must be an integer in {MIN_SIZE}..{MAX_SIZE}")
     return manifest
 
 
@@ -158,7 +177,11 @@ def load_identity(dataset_dir: str | os.PathLike, identity_id: str) -> Identity:
         known = ", ".join(sorted(manifest["identities"])[:5])
         raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: no identity "
                         f"{identity_id!r} (known: {known}, ...)")
-    return Identity.from_dict(manifest["identities"][identity_id])
+    try:
+        return Identity.from_dict(manifest["identities"][identity_id])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{Path(dataset_dir) / 'manifest.json'}: identity {identity_id!r} has "
+                        f"no valid appearance ({type(exc).__name__}: {exc})") from None
 
 
 def _frame_size(size) -> tuple[int, int]:
@@ -201,6 +224,9 @@ def render_motion_clip(dataset_dir: str | os.PathLike, identity_id: str,
                        overwrite: bool = False, progress: Progress | None = None) -> Path:
     """Clip dir of identity `identity_id` performing the motion of `motion_clip` (exact truth:
     keypoints and pose maps are the motion clip's, frames are rendered for the identity)."""
+    from v2vtool.io.guard import check_outputs
+
+    check_outputs([("--out", out)], [("--motion-from", motion_clip), ("--dataset", dataset_dir)])
     src = Clip(motion_clip)
     if not src.has_keypoints:
         raise UserError(f"{src.path}: clip has no keypoints.jsonl to take the motion from")
