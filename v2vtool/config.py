@@ -175,7 +175,8 @@ _PAPER_GENERATOR = dict(ngf=32, n_downsample=5, max_channels=1024, n_adaptive_la
                         flow_n_downsample=3, flow_n_blocks=6, flow_max_channels=256)
 _PAPER_DISCRIMINATOR = dict(ndf=64, n_layers=3, n_scales=2)
 _PAPER_TRAIN = dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
-                    single_frame_steps=50000, seq_double_every=20000)
+                    single_frame_steps=50000, seq_double_every=20000,
+                    amp="auto")  # bf16 on GPUs (and CPUs) that compute it natively
 _GPU_WORKERS = 8  # data loader processes per GPU: decoding, rendering and DIS flow run there
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {},

@@ -201,7 +201,9 @@ def run_metadata(trainer, n_train_clips: int) -> dict:
         "val_clips": len(trainer.val_entries),
         "device": str(trainer.dev),
         "world_size": trainer.info.world_size,
-        "amp": cfg.train.amp,
+        "amp": trainer.amp,  # resolved ("auto" -> bf16 / none on this machine)
+        "amp_requested": cfg.train.amp,
+        "compile": cfg.train.compile,
         "seed": cfg.seed,
         "perceptual": trainer.gan.perceptual_status,
         "flow": "OpenCV DIS (preset medium) on the fly at the training resolution",
