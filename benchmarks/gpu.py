@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dry-run", action="store_true",
                     help="CPU, shrunken models, few steps: checks the script end to end")
-    ap.add_argument("--steps", type=int, default=None, help="train steps per job (default 8)")
+    ap.add_argument("--steps", type=int, default=None, help="train steps per job (default 6)")
     ap.add_argument("--budget", type=float, default=480.0, help="soft time budget, seconds")
     ap.add_argument("--timeout", type=float, default=240.0, help="per job, seconds")
     args = ap.parse_args(argv)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
               "cpu_model": run.cpu_model(), "load_average_start": list(os.getloadavg())}
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
-    steps = args.steps or (4 if args.dry_run else 8)
+    steps = args.steps or (4 if args.dry_run else 6)
     with tempfile.TemporaryDirectory(prefix="v2v-gpu-") as tmp:
         data = make_data(Path(tmp) / "data", args.dry_run)
         header["data_seconds"] = round(time.perf_counter() - t0, 1)

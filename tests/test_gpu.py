@@ -65,18 +65,19 @@ def test_fast_path_step_close_to_fp32_on_cuda(k):
     assert 10 * np.log10(4 / max(mse, 1e-12)) > 35  # bf16 vs fp32, images in [-1, 1]
 
 
-@pytest.mark.parametrize("extra,device", [(("train.amp=bf16",), "cuda"),
-                                          (("train.amp=auto",), "cuda:0"),
-                                          (("train.amp=bf16", "train.compile=true"), "cuda")])
-def test_train_steps_on_cuda(pose_set, tmp_path, extra, device):  # noqa: F811 - fixture
+@pytest.mark.parametrize("extra,device,steps", [
+    (("train.amp=bf16",), "cuda", 4), (("train.amp=auto",), "cuda:0", 4),
+    # compiled last (the slowest); K = 1 only: two graphs (without / with a previous frame)
+    (("train.amp=bf16", "train.compile=true", "train.k_max=1"), "cuda", 3)])
+def test_train_steps_on_cuda(pose_set, tmp_path, extra, device, steps):  # noqa: F811
+    from v2vtool.models.checkpoint import load_generator
     from v2vtool.training import train
-    from v2vtool.training.checkpoint import load_generator
     from v2vtool.training.runlog import read_metrics
 
     cfg = tiny_config("pose", *extra, "discriminator.face=true", "discriminator.face_size=16")
-    ckpt = train([pose_set], tmp_path / "run", cfg, steps=4, device=device, progress=False)
+    ckpt = train([pose_set], tmp_path / "run", cfg, steps=steps, device=device, progress=False)
     recs = read_metrics(tmp_path / "run", "train")
-    assert [r["step"] for r in recs] == [1, 2, 3, 4]
+    assert [r["step"] for r in recs] == list(range(1, steps + 1))
     assert all(np.isfinite(r["g_total"]) and np.isfinite(r["d_total"]) for r in recs)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["device"].startswith("cuda") and run["amp"] == "bf16"
