@@ -9,14 +9,17 @@ Nothing is re-implemented here: each measurement is one subprocess of an existin
 whose JSON is read back:
 
   benchmarks/extract.py     extract fps, pose and face (176x144 and 256x256, 1 worker)
-  benchmarks/model.py       generator step: GFLOPs/frame (FlopCounterMode), fps, achieved GFLOP/s
+  benchmarks/model.py       generator step: GFLOPs/frame (FlopCounterMode), fps, achieved GFLOP/s,
+                            per fast-path mode (fp32 eager / bf16 / compiled) at K = 1 and 4
   benchmarks/synthesize.py  synthesize fps end-to-end and generator-only (tiny@128, pose-256)
   benchmarks/train.py       train it/s and samples/s (tiny), per sequence length T
 
 Peak RSS is that of each subprocess (``os.wait4`` rusage ``ru_maxrss``: the largest resident
 set of the process and its waited-for descendants). "GFLOP/s" of generator-only synthesis is
 derived: model.py's counted GFLOP/frame for the same preset x synthesize.py's generator fps
-(marked as such). Anything a script does not measure, or a script that fails, shows as
+(marked as such). Generator-step rows carry the fast-path columns (frames/s of each mode; the
+"throughput" column is the path `v2v synthesize` takes by default), and the K-scaling rows give
+the per-frame cost at K = 4 over K = 1. Anything a script does not measure, or a script that fails, shows as
 "n/a (reason)"; no number is estimated. The table goes to stderr, the JSON (header, rows,
 each script's raw JSON, commands, timings) to ``--json``.
 """
@@ -120,14 +123,15 @@ def plan(quick: bool, device: str, threads: int | None) -> list[dict[str, Any]]:
                      "argv": [py, str(HERE / "extract.py"), "--kinds", kind, "--workers", "1",
                               "--copies", "1"]})
     for name in ("tiny", "pose-256"):
-        if quick:
+        if quick:  # smoke test: eager fast path only (a compile takes minutes on a CPU)
             iters = "5" if name == "tiny" else "1"
-            batches = "1"
+            batches, modes = "1", "fp32,bf16"
         else:
             iters = None
             batches = "1,8" if (name == "tiny" or cuda) else "1"
-        argv = [py, str(HERE / "model.py"), "--presets", name, "--batches", batches, "--ks", "1",
-                "--device", device, "--amp", "bf16" if cuda else "none", *th]
+            modes = "fp32,bf16,compiled"
+        argv = [py, str(HERE / "model.py"), "--presets", name, "--batches", batches,
+                "--ks", "1,4", "--device", device, "--modes", modes, *th]
         if iters:
             argv += ["--iters", iters]
         jobs.append({"name": f"model-{name}", "script": "model.py", "output": "file",
@@ -270,28 +274,98 @@ def _model_result(sub: dict[str, Any] | None, batch: int = 1, k: int = 1) -> dic
     return None
 
 
+FAST_MODES = (("fp32", "fp32 eager"), ("bf16", "bf16"), ("compiled", "compiled"))
+
+
+def _mode_of(r: dict) -> str:
+    """A model.py result's mode (results written before modes existed: plain / bf16)."""
+    return r.get("mode") or ("plain" if r.get("amp") in (None, "none") else "bf16")
+
+
+def _default_mode(group: dict[str, dict]) -> str:
+    """The measured mode `v2v synthesize` would run by default (its "auto" amp)."""
+    any_row = next(iter(group.values()))
+    want = {"bf16": "bf16", "none": "fp32"}.get(any_row.get("default_amp") or "", None)
+    for mode in (want, "bf16" if any_row.get("device", "").startswith("cuda") else None,
+                 "fp32", "plain"):
+        if mode in group:
+            return mode
+    return next(iter(group))
+
+
 def model_rows(name: str, sub: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per (size, batch, K, device): throughput = the default path; the fast-path
+    columns fp32 eager / bf16 / compiled hold each mode's frames/s."""
     src = "benchmarks/model.py"
     why = _failed(sub, "model.py")
     if why:
-        return [make_row("generator step", name, "frames/s",
-                         reasons={f: why for f in NA_FIELDS}, source=src)]
+        row = make_row("generator step", name, "frames/s", reasons={f: why for f in NA_FIELDS},
+                       source=src)
+        row["modes"], row["modes_na"] = {}, {m: why for m, _ in FAST_MODES}
+        return [row]
     rss, rss_why = _rss(sub)
-    rows = []
+    groups: dict[tuple, dict[str, dict]] = {}
     for r in sub["data"].get("results", []):
-        w, h = r.get("size", ["?", "?"])
+        key = (tuple(r.get("size", ["?", "?"])), r.get("batch"), r.get("k"), r.get("device"))
+        groups.setdefault(key, {})[_mode_of(r)] = r
+    rows = []
+    for (size, batch, k, device), group in groups.items():
+        default = _default_mode(group)
+        r = group[default]
+        w, h = size
         amp = "" if r.get("amp") in (None, "none") else f" {r['amp']}"
-        cfg = f"{r.get('preset')} {w}x{h} B{r.get('batch')} K{r.get('k')} {r.get('device')}{amp}"
-        details = (f"{r.get('params_m', 0):.2f} M params; {r.get('cpu_ms_per_frame', 0):.1f} CPU "
-                   f"ms/frame; {r.get('timed_steps')} timed steps")
-        rows.append(make_row("generator step", cfg, "frames/s", throughput=r.get("fps"),
-                             peak_rss_mb=rss, gflop_per_frame=r.get("gflops_per_frame"),
-                             gflop_per_s=r.get("achieved_gflops_per_s"), details=details,
-                             reasons={"peak_rss_mb": rss_why}, source=src))
+        cfg = f"{r.get('preset')} {w}x{h} B{batch} K{k} {device}{amp}"
+        details = (f"default path: {default}; {r.get('params_m', 0):.2f} M params; "
+                   f"{r.get('cpu_ms_per_frame', 0):.1f} CPU ms/frame; {r.get('timed_steps')} "
+                   "timed steps")
+        if "plain" in group and default != "plain":
+            details += f"; before the fast path (plain module) {group['plain']['fps']:.2f} fps"
+        if "compiled" in group:
+            details += f"; compile: first step {group['compiled'].get('first_step_s', 0):.0f} s"
+        row = make_row("generator step", cfg, "frames/s", throughput=r.get("fps"),
+                       peak_rss_mb=rss, gflop_per_frame=r.get("gflops_per_frame"),
+                       gflop_per_s=r.get("achieved_gflops_per_s"), details=details,
+                       reasons={"peak_rss_mb": rss_why}, source=src)
+        row["modes"] = {m: group[m]["fps"] for m, _ in FAST_MODES if m in group}
+        row["modes_na"] = {m: "not measured" for m, _ in FAST_MODES if m not in group}
+        rows.append(row)
     if not rows:
-        rows.append(make_row("generator step", name, "frames/s",
-                             reasons={f: "model.py JSON has no results" for f in NA_FIELDS},
-                             source=src))
+        row = make_row("generator step", name, "frames/s",
+                       reasons={f: "model.py JSON has no results" for f in NA_FIELDS},
+                       source=src)
+        row["modes"], row["modes_na"] = {}, {m: "no results" for m, _ in FAST_MODES}
+        rows.append(row)
+    return rows
+
+
+def k_scaling_rows(name: str, sub: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per-frame cost at K = 4 over K = 1 (model.py, same preset / batch / mode): the K-flat
+    target is <= 1.3. A ratio, so no RSS / FLOP columns."""
+    src = "benchmarks/model.py"
+    na = {"peak_rss_mb": "a ratio", "gflop_per_frame": "a ratio", "gflop_per_s": "a ratio"}
+    why = _failed(sub, "model.py")
+    if why:
+        return [make_row("K-scaling", name, "x", reasons={"throughput": why, **na}, source=src)]
+    res = sub["data"].get("results", [])
+    rows = []
+    for r in res:
+        if r.get("k", 1) == 1:
+            continue
+        base = next((b for b in res if b.get("k") == 1 and b.get("batch") == r.get("batch")
+                     and _mode_of(b) == _mode_of(r) and b.get("size") == r.get("size")), None)
+        if base is None:
+            continue
+        w, h = r.get("size", ["?", "?"])
+        cpu = r.get("cpu_ms_per_frame", 0) / max(base.get("cpu_ms_per_frame", 0), 1e-9)
+        rows.append(make_row(
+            "K-scaling", f"{r.get('preset')} {w}x{h} B{r.get('batch')} {_mode_of(r)}: "
+            f"K{r.get('k')} / K1 per frame", "x", throughput=r["ms_per_frame"] /
+            base["ms_per_frame"], details=f"CPU-time ratio {cpu:.2f} (robust to load); "
+            f"GFLOP/frame {base.get('gflops_per_frame', 0):.2f} -> "
+            f"{r.get('gflops_per_frame', 0):.2f}", reasons=na, source=src))
+    if not rows:
+        rows.append(make_row("K-scaling", name, "x",
+                             reasons={"throughput": "model.py ran no K > 1", **na}, source=src))
     return rows
 
 
@@ -376,6 +450,8 @@ def build_rows(subs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         rows += synth_rows(name, subs.get(f"synthesize-{name}"), subs.get(f"model-{name}"))
     for name in ("tiny", "pose-256"):
         rows += model_rows(name, subs.get(f"model-{name}"))
+    for name in ("tiny", "pose-256"):
+        rows += k_scaling_rows(name, subs.get(f"model-{name}"))
     rows += train_rows(subs.get("train-tiny"))
     return rows
 
@@ -420,10 +496,19 @@ def build_table(report: dict[str, Any]):
     table = Table(title="v2vtool benchmarks", caption="\n".join(header_lines(h)),
                   caption_justify="left", show_lines=False)
     for col, just in (("benchmark", "left"), ("config", "left"), ("throughput", "right"),
+                      *((label, "right") for _, label in FAST_MODES),
                       ("peak RSS MB", "right"), ("GFLOP/frame", "right"), ("GFLOP/s", "right"),
                       ("details", "left")):
         table.add_column(col, justify=just, overflow="fold")
     for r in report["rows"]:
+        fast = []
+        for mode, _ in FAST_MODES:
+            if "modes" not in r:
+                fast.append("-")
+            elif r["modes"].get(mode) is not None:
+                fast.append(f"{r['modes'][mode]:.2f}")
+            else:
+                fast.append(f"n/a ({r.get('modes_na', {}).get(mode, 'not measured')})")
         thr = cell(r, "throughput")
         if r.get("throughput") is not None:
             thr = f"{thr} {r['unit']}"
@@ -431,7 +516,7 @@ def build_table(report: dict[str, Any]):
             s = r["samples_per_s"]
             thr += "\n" + ("n/a (train.py gave no samples_s)" if s is None
                            else f"{s:.2f} samples/s")
-        table.add_row(r["benchmark"], r["config"], thr, cell(r, "peak_rss_mb", "{:.0f}"),
+        table.add_row(r["benchmark"], r["config"], thr, *fast, cell(r, "peak_rss_mb", "{:.0f}"),
                       cell(r, "gflop_per_frame", "{:.3f}"), cell(r, "gflop_per_s", "{:.1f}"),
                       r.get("details", ""))
     return table
@@ -457,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from v2vtool.io.atomic import atomic_path
 
-    console = Console(stderr=True, width=max(200, Console(stderr=True).width))
+    console = Console(stderr=True, width=max(260, Console(stderr=True).width))
     if args.render is not None:
         try:
             old = json.loads(args.render.read_text())

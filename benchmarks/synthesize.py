@@ -8,7 +8,8 @@
 Measures, per preset (random weights: speed does not depend on their values):
 - end-to-end frames/s of `synthesize` from a clip-dir driver (keypoints read + retarget +
   render + generator.step + H.264 encode), setup excluded and reported separately;
-- generator-only frames/s: `generator.step` on fixed inputs with the previous frame fed back.
+- generator-only frames/s: `generator.step` on fixed inputs with the previous frame fed back,
+  on the same fast path as `synthesize` (--amp auto|bf16|none, --compile).
 --memory runs `synthesize` on keypoints.jsonl drivers of the given lengths, each in a fresh
 process, and reports each process's peak RSS (ru_maxrss).
 --finetune-eval measures test-time finetuning on held-out reconstruction: for every test
@@ -78,47 +79,65 @@ def make_clip(root: Path, size: tuple[int, int], frames: int) -> Path:
     return path
 
 
-def generator_fps(cfg, k: int, frames: int, device: str) -> float:
-    g = build_generator(cfg.generator).to(device).eval()
+def generator_fps(cfg, k: int, frames: int, device: str, amp: str = "auto",
+                  compile: bool = False) -> float:
+    """generator.step alone on the synthesis fast path (previous output fed back)."""
+    from v2vtool.models.fastpath import compile_step, fast_path, inference_generator
+
+    fast = fast_path(device, amp, "auto", compile,
+                     pixels=cfg.generator.height * cfg.generator.width)
+    g = inference_generator(build_generator(cfg.generator), fast)
+    step = compile_step(g) if compile else g.step
     gc = cfg.generator
     c = gc.semantic_nc
-    ex = torch.rand(1, k, 3, gc.height, gc.width, device=device) * 2 - 1
-    es = torch.rand(1, k, c, gc.height, gc.width, device=device)
-    sem = torch.rand(1, c, gc.height, gc.width, device=device)
-    from torch.nn.utils import parametrize
-
+    ex = fast.layout(torch.rand(1, k, 3, gc.height, gc.width) * 2 - 1)
+    es = fast.layout(torch.rand(1, k, c, gc.height, gc.width))
+    sem = fast.layout(torch.rand(1, c, gc.height, gc.width))
     ex_kp = kp = prev_kp = None
     if gc.keypoint_prior:
         from v2vtool.data.synth.motion import sample_prior_keypoints
 
         all_kp = sample_prior_keypoints(gc.kind, k + 2, gc.width, gc.height).to(device)
         ex_kp, kp, prev_kp = all_kp[None, :k], all_kp[k:k + 1], all_kp[k + 1:]
-    with torch.inference_mode(), parametrize.cached():
-        state = g.prepare(ex, es, ex_kp)
-        prev = g.step(state, sem, None, None, kp).image[:, None]
+    with torch.inference_mode():
+        with fast.autocast():
+            state = g.prepare(ex, es, ex_kp)
+            prev = step(state, sem, None, None, kp).image[:, None]
+            prev = step(state, sem, prev, sem[:, None], kp, prev_kp).image[:, None]  # warm
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()
         for _ in range(frames):
-            prev = g.step(state, sem, prev, sem[:, None], kp, prev_kp).image[:, None]
+            with fast.autocast():
+                prev = step(state, sem, prev, sem[:, None], kp, prev_kp).image[:, None]
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         return frames / (time.perf_counter() - t)
 
 
-def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, device: str) -> dict:
+def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, device: str,
+          amp: str = "auto", compile: bool = False) -> dict:
     from v2vtool.synthesis import synthesize
 
     ckpt, cfg = make_checkpoint(root, name, overrides)
     size = cfg.generator.size
     clip = make_clip(root, size, frames + 2 * k)
     examples = [f"{clip}:" + ",".join(str(frames + i) for i in range(k))]
-    res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device)
+    res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device,
+                     amp=amp, compile=compile)
+    compile_s = res.fast_path["compile_first_call_seconds"] or 0.0
     return {"preset": name, "size": f"{size[0]}x{size[1]}", "k": k, "frames": res.frames,
             "end_to_end_fps": round(res.throughput_fps, 2),
+            # with --compile the loop's first frames compile (one graph per case): excluded here
+            "end_to_end_fps_after_compile": round(res.frames / max(res.seconds - compile_s,
+                                                                   1e-9), 2),
             "generator_fps_in_pipeline": round(res.generator_fps, 2),
-            "generator_only_fps": round(generator_fps(cfg, k, max(3, frames // 2), device), 2),
+            "generator_only_fps": round(generator_fps(cfg, k, max(3, frames // 2), device, amp,
+                                                      compile), 2),
             "setup_seconds": round(res.setup_seconds, 2), "device": device,
+            "amp": res.fast_path["amp"], "channels_last": res.fast_path["channels_last"],
+            "compiled": compile,
+            "compile_first_call_seconds": res.fast_path["compile_first_call_seconds"],
             "threads": torch.get_num_threads()}
 
 
@@ -179,6 +198,9 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "none"],
+                    help="synthesis precision (auto: bf16 where native)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the generator step")
     ap.add_argument("--memory", default="", help="comma-separated driver lengths")
     ap.add_argument("--finetune-eval", default="", help="checkpoint to evaluate finetuning on")
     ap.add_argument("--dataset", default="", help="v2v data synth set (--finetune-eval)")
@@ -206,7 +228,8 @@ def main() -> None:
         else:
             for name in args.presets.split(","):
                 frames = args.frames or (60 if name == "tiny" else 6)
-                rows.append(speed(root, name, PRESETS[name][1], frames, args.k, args.device))
+                rows.append(speed(root, name, PRESETS[name][1], frames, args.k, args.device,
+                                  args.amp, args.compile))
     print(json.dumps(rows, indent=2))
     for r in rows:
         print("  ".join(f"{k}={v}" for k, v in r.items()), file=sys.stderr)

@@ -136,4 +136,44 @@ def test_cpu_model_and_plan(bench):
     assert names == ["extract-pose", "extract-face", "model-tiny", "model-pose-256",
                      "synthesize-tiny", "synthesize-pose-256", "train-tiny"]
     model = next(j for j in jobs if j["name"] == "model-tiny")["argv"]
-    assert model[model.index("--amp") + 1] == "bf16" and "--threads" in model
+    assert model[model.index("--modes") + 1] == "fp32,bf16" and "--threads" in model
+    assert model[model.index("--ks") + 1] == "1,4"
+    full = next(j for j in bench.plan(quick=False, device="cpu", threads=None)
+                if j["name"] == "model-pose-256")["argv"]
+    assert full[full.index("--modes") + 1] == "fp32,bf16,compiled"
+
+
+def _model_result(mode, k, fps, ms, cpu_ms, amp):
+    return {"preset": "tiny", "size": [128, 128], "batch": 1, "k": k, "device": "cpu",
+            "mode": mode, "amp": amp, "default_amp": "bf16", "params_m": 4.2,
+            "gflops_per_frame": 1.8 if k == 1 else 3.3, "fps": fps, "ms_per_frame": ms,
+            "achieved_gflops_per_s": 50.0, "cpu_ms_per_frame": cpu_ms, "timed_steps": 5,
+            "first_step_s": 90.0 if mode == "compiled" else 0.1}
+
+
+def test_fast_path_columns_and_k_scaling_rows(bench):
+    from rich.console import Console
+
+    data = {"benchmark": "model", "results": [
+        _model_result("fp32", 1, 25.0, 40.0, 40.0, "none"),
+        _model_result("bf16", 1, 40.0, 25.0, 25.0, "bf16"),
+        _model_result("compiled", 1, 50.0, 20.0, 20.0, "bf16"),
+        _model_result("fp32", 4, 20.0, 50.0, 52.0, "none"),
+        _model_result("bf16", 4, 30.0, 33.0, 34.0, "bf16")]}
+    rows = bench.build_rows({"model-tiny": _sub("model-tiny", data)})
+    step = next(r for r in rows if r["benchmark"] == "generator step" and "K1" in r["config"])
+    assert step["throughput"] == 40.0  # the default path here: bf16
+    assert step["modes"] == {"fp32": 25.0, "bf16": 40.0, "compiled": 50.0}
+    k4 = next(r for r in rows if r["benchmark"] == "generator step" and "K4" in r["config"])
+    assert k4["modes"] == {"fp32": 20.0, "bf16": 30.0} and "compiled" in k4["modes_na"]
+    scaling = [r for r in rows if r["benchmark"] == "K-scaling"]
+    tiny = {r["config"]: r["throughput"] for r in scaling if r["config"].startswith("tiny")}
+    assert tiny == {"tiny 128x128 B1 fp32: K4 / K1 per frame": pytest.approx(1.25),
+                    "tiny 128x128 B1 bf16: K4 / K1 per frame": pytest.approx(33 / 25)}
+    assert any(r["config"] == "pose-256" and r["throughput"] is None for r in scaling)
+    report = bench.merge_report(_header(bench), {"model-tiny": _sub("model-tiny", data)})
+    console = Console(record=True, width=400, file=io.StringIO())
+    console.print(bench.build_table(report))
+    text = console.export_text()
+    assert "fp32 eager" in text and "compiled" in text and "50.00" in text
+    assert "n/a (not measured)" in text and "1.25" in text

@@ -88,3 +88,30 @@ def test_perceptual_term_only_with_vgg():
     assert terms["perceptual"] > 0
     terms["perceptual"].backward()
     assert all(p.grad is None for p in vgg.parameters())
+
+
+def test_face_terms_are_masked_means_over_valid_boxes():
+    """Frames without a face box are masked (no boolean index, no host sync): the terms equal
+    the hinge losses over the valid crops alone, and a batch without any face still gives the
+    face D a (zero) gradient, so every rank all-reduces the same parameters."""
+    from v2vtool.losses.gan import d_hinge_loss, g_hinge_loss
+    from v2vtool.models.discriminators import crop_boxes
+
+    _, ds, batch, out = setup()
+    ds.eval()  # spectral norm: no power iteration between the calls compared here
+    terms = discriminator_losses(out, batch, ds, LossConfig())
+    boxes = batch["face_boxes"].flatten(0, 1)
+    keep = boxes[:, 2] > 0
+    real = crop_boxes(batch["images"].flatten(0, 1)[keep], boxes[keep], ds["face"].size)
+    fake = crop_boxes(out.image.detach().flatten(0, 1)[keep], boxes[keep], ds["face"].size)
+    w = LossConfig().face_gan
+    assert torch.allclose(terms["d_face_gan"], w * d_hinge_loss(ds["face"](real), ds["face"](fake)))
+    g_terms = generator_losses(out, batch, ds, LossConfig())
+    assert torch.allclose(g_terms["face_gan"], w * g_hinge_loss(ds["face"](fake)), atol=1e-6)
+
+    no_face = dict(batch, face_boxes=torch.zeros_like(batch["face_boxes"]))
+    terms = discriminator_losses(out, no_face, ds, LossConfig())
+    assert float(terms["d_face_gan"]) == 0.0
+    terms["d_face_gan"].backward()
+    grads = [p.grad for p in ds["face"].parameters()]
+    assert all(g is not None and float(g.abs().sum()) == 0.0 for g in grads)

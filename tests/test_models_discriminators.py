@@ -68,6 +68,24 @@ def test_face_boxes_crops_and_face_discriminator():
     assert len(feats) == 1 and feats[0][-1].shape[:2] == (3, 1)
 
 
+
+def test_crop_boxes_reads_the_right_frame_with_many_bf16_boxes():
+    """300 frames (> 256): the frame index and the box corners must stay fp32 for bf16 images
+    (train.amp=bf16); a bf16 index sent box 257 to frame 256."""
+    n = 300
+    frames = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, 24, 600)
+    frames = frames + torch.linspace(0, 0.5, 600)  # a horizontal ramp: the x position shows too
+    boxes = torch.tensor([[500.0, 4.0, 520.0, 20.0]]).repeat(n, 1)
+    expected = crop_boxes(frames, boxes, 8)
+    imgs = frames.to(torch.bfloat16)  # bf16 cannot hold 257.x exactly: compare frame ids
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        crops = crop_boxes(imgs, boxes.to(torch.bfloat16), 8)
+    assert crops.dtype == torch.bfloat16 and crops.shape == (n, 1, 8, 8)
+    err = (crops.float() - expected).abs().amax(dim=(1, 2, 3))
+    assert float(err.max()) <= 1.0  # bf16 rounding of values up to 300 (ulp 2), never a frame
+    wrong = (crops.float().mean(dim=(1, 2, 3)) - torch.arange(n)).abs() > 1.5
+    assert not wrong.any(), f"crops from the wrong frame: {wrong.nonzero().flatten().tolist()}"
+
 def test_build_discriminators():
     gen = GeneratorConfig(kind="pose")
     ds = build_discriminators(gen, D_CFG)

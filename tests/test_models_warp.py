@@ -57,3 +57,23 @@ def test_batched_conv2d_matches_per_sample_conv(k):
         ref = F.conv2d(x[i:i + 1], w[i], b[i], padding=k // 2)
         assert torch.allclose(out[i:i + 1], ref, atol=1e-5)
     assert torch.allclose(batched_conv2d(x, w, None), out - b[:, :, None, None], atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [256, 512])
+def test_bf16_zero_flow_warp_under_autocast_is_identity(width):
+    """bf16 frames (train.amp=bf16, the fast path) must not get a bf16 sampling grid: pixel
+    coordinates above 256 are not representable in bf16 and the frame would shift."""
+    torch.manual_seed(0)
+    img = (torch.rand(1, 3, 8, width) * 2 - 1).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        flow = torch.nn.functional.conv2d(torch.zeros(1, 2, 8, width), torch.zeros(2, 2, 1, 1))
+        assert flow.dtype == torch.bfloat16  # what the flow net hands over under autocast
+        out = warp(img, flow)
+    assert out.dtype == torch.bfloat16
+    # equal up to fp32 interpolation rounding (<= 1 bf16 ulp on a few pixels); a bf16 grid is
+    # off by up to 2 px here (mean error ~0.3)
+    torch.testing.assert_close(out.float(), img.float(), atol=1e-4, rtol=0)
+    out32 = warp(img.float(), torch.full((1, 2, 8, width), 0.25, dtype=torch.bfloat16))
+    assert out32.dtype == torch.float32
+    ref = warp(img.float(), torch.full((1, 2, 8, width), 0.25))
+    assert torch.allclose(out32, ref, atol=1e-6)

@@ -99,3 +99,27 @@ def test_cli_bad_checkpoint_and_output(heldout_clip, tmp_path):  # noqa: F811
               "--checkpoint", tmp_path / "nockpt")
     assert res.exit_code == 2 and ".mp4" in res.output
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_fast_path_options(pose_ckpt, heldout_clip, tmp_path):  # noqa: F811
+    """--amp picks the precision (recorded in the sidecar; bf16 output close to fp32);
+    a bad --amp is one error line, nothing written."""
+    from v2vtool.io.video import read_frames
+
+    frames = {}
+    for amp in ("none", "bf16"):
+        out = tmp_path / f"{amp}.mp4"
+        res = run("--examples", f"{heldout_clip}:0", "--driver", heldout_clip, "--out", out,
+                  "--checkpoint", pose_ckpt, "--device", "cpu", "--amp", amp,
+                  "--frames-dir", tmp_path / amp)
+        assert res.exit_code == 0, res.output
+        side = json.loads(out.with_suffix(".json").read_text())
+        assert side["fast_path"]["amp"] == amp and side["fast_path"]["channels_last"]
+        assert "fast path" in res.output
+        frames[amp] = np.stack(read_frames(tmp_path / amp)).astype(np.float32)
+    mse = float(((frames["none"] - frames["bf16"]) ** 2).mean())
+    assert 10 * np.log10(255 ** 2 / max(mse, 1e-6)) > 35
+    res = run("--examples", f"{heldout_clip}:0", "--driver", heldout_clip,
+              "--out", tmp_path / "bad.mp4", "--checkpoint", pose_ckpt, "--amp", "fp16")
+    assert res.exit_code == 2 and "amp='fp16'" in res.output
+    assert not (tmp_path / "bad.mp4").exists()

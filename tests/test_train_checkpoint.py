@@ -84,3 +84,27 @@ def test_trainer_state_roundtrip_without_pickle(tmp_path):
     again = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(draws[0], again[0]) and np.array_equal(draws[1], again[1])
     assert draws[2] == again[2]
+
+
+@pytest.mark.parametrize("saved,visible", [(4, 2), (2, 4), (1, 1)])
+def test_cuda_rng_states_restore_with_fewer_or_more_gpus(monkeypatch, saved, visible):
+    """Rank 0 saves one CUDA RNG state per GPU it saw; resuming on a machine with fewer GPUs
+    used to raise IndexError. Exercised on CPU with the CUDA calls recorded."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: visible)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, i: calls.append((i, s.dtype)))
+
+    def set_all(states):  # what torch does: device i for the i-th state, IndexError past the end
+        for i, s in enumerate(states):
+            if i >= visible:
+                raise IndexError(f"no CUDA device {i}")
+            calls.append((i, s.dtype))
+
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", set_all)
+    state = rng_state()
+    state["cuda"] = [torch.full((16,), i, dtype=torch.int64) for i in range(saved)]
+    tensors: dict = {}
+    back = unflatten_state(flatten_state(state, "s", tensors), tensors)
+    set_rng_state(back)
+    assert calls == [(i, torch.uint8) for i in range(min(saved, visible))]

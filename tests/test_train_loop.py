@@ -143,6 +143,41 @@ def test_nonfinite_losses_stop_cleanly(pose_set, tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+
+def test_one_nonfinite_step_is_skipped_on_the_device(pose_set, tmp_path, monkeypatch):
+    """A NaN generator loss at step 2: the fused Adam step and the EMA update are skipped on
+    the device (no host sync), the event is logged at the next flush, training goes on."""
+    from safetensors.torch import load_file
+
+    from v2vtool.training import gan
+
+    real = gan.GanPieces.g_losses
+    calls = []
+
+    def sometimes_nan(self, batch, out):
+        calls.append(1)
+        terms = real(self, batch, out)
+        if len(calls) == 2:
+            terms["l1"] = terms["l1"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(gan.GanPieces, "g_losses", sometimes_nan)
+    cfg = tiny_config("pose", "train.checkpoint_every=1", "train.log_every=3")
+    train([pose_set], tmp_path / "run", cfg, steps=3, **_kw())
+    ckpts = tmp_path / "run" / "checkpoints"
+    for name in ("generator.safetensors", "generator_ema.safetensors"):
+        one = load_file(str(ckpts / "step-0000001" / name))
+        two = load_file(str(ckpts / "step-0000002" / name))
+        three = load_file(str(ckpts / "step-0000003" / name))
+        params = [k for k in one if not k.endswith(("_u", "_v"))]  # not spectral-norm vectors
+        assert all(torch.equal(one[k], two[k]) for k in params), \
+            (name, [k for k in params if not torch.equal(one[k], two[k])])  # step 2 skipped
+        assert any(not torch.equal(two[k], three[k]) for k in params), name  # step 3 trained
+    events = [r for r in read_metrics(tmp_path / "run", "event") if r["event"] == "nonfinite"]
+    assert [(e["step"], e["which"], e["terms"], e["consecutive"]) for e in events] == \
+        [(2, "generator", ["l1"], 1)]
+    assert [r["step"] for r in read_metrics(tmp_path / "run", "train")] == [3]
+
 def test_guards(pose_set, tmp_path):
     cfg = tiny_config("pose")
     with pytest.raises(UserError, match="data directory not found"):

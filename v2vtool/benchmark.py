@@ -217,8 +217,8 @@ class _Scorer:
 
 
 def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], seq: _Sequence,
-                 ks: list[int], seed: int, baselines: bool, scorer: _Scorer, rows, say
-                 ) -> dict:
+                 ks: list[int], seed: int, baselines: bool, scorer: _Scorer, rows, say,
+                 fast: dict | None = None) -> dict:
     """{(method, K): scores} of the model and (baselines) copy / limb-warp / prior-warp on one
     sequence."""
     from v2vtool.metrics.limb_warp import limb_warp
@@ -233,7 +233,7 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
         images = [ex_clip.frame(i) for i in idx]
         kps = [ex_clip.keypoints[i] for i in idx]
         torch.manual_seed(seed)
-        synth = Synthesizer(generator, config, images, kps, seed=seed)
+        synth = Synthesizer(generator, config, images, kps, seed=seed, **(fast or {}))
         gen = [f.image for f in synth.run(seq.frames, driver_size=seq.size, retarget=False)]
         out[("model", k)] = scorer(gen, seq, rows)
         if not baselines:
@@ -274,11 +274,14 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
                        ks: list[int], seed: int = 0, max_frames: int | None = None,
                        keynet_dir: str | os.PathLike | None = None, baselines: bool = True,
                        progress: Callable[[str], None] | None = None,
-                       drift_frames: int = DRIFT_FRAMES) -> dict:
+                       drift_frames: int = DRIFT_FRAMES, amp: str = "auto",
+                       compile: bool = False) -> dict:
     """Run the protocol (module docstring) with an in-memory generator; returns the result dict.
 
     max_frames cuts the regular drivers only; drift_frames (0: none) is the length of the long
-    drift driver, which is generated, not cut from a clip."""
+    drift driver, which is generated, not cut from a clip. amp / compile: the synthesis fast
+    path (`v2vtool.models.fastpath`; "auto" = as `v2v synthesize` runs by default)."""
+    from v2vtool.models.fastpath import fast_path
     dataset = Path(dataset)
     cfg = config.generator
     if cfg.kind != "pose":
@@ -298,6 +301,7 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
     except MetricUnavailable as exc:
         lp, skipped["lpips"] = None, str(exc)
     scorer = _Scorer(estimator, lp)
+    fast = {"amp": amp, "compile": compile}
     items = plan(dataset, ks, seed)
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
@@ -312,22 +316,25 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
         rows = {("truth", 0): scorer(seq.truth, seq, sequence_rows())}
         rows.update(_run_methods(generator, config, ex_clip, it["example_frames"], seq, ks,
                                  seed, baselines, scorer, sequence_rows(),
-                                 lambda s: say(f"{it['identity']} {s}")))
+                                 lambda s: say(f"{it['identity']} {s}"), fast))
         per_item.append({**it, "frames": n, "scores": [
             {"method": m, "k": k, **v} for (m, k), v in rows.items()]})
     res = {"format": FORMAT, "dataset": str(dataset), "seed": seed, "ks": ks,
            "size": list(cfg.size), "pose_reference_height": REFERENCE_HEIGHT,
            "pose_estimator": None if estimator is None else "keynet",
-           "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped}
+           "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped,
+           "fast_path": fast_path(next(generator.parameters()).device, amp, "auto", compile,
+                                  cfg.height * cfg.width).describe()}
     if drift_frames:
         res["drift"] = _drift(generator, config, dataset, items, ks, seed, baselines, scorer,
-                              drift_frames, say)
+                              drift_frames, say, fast)
     res["seconds"] = round(time.perf_counter() - t0, 2)
     return res
 
 
 def _drift(generator, config, dataset: Path, items: list[dict], ks: list[int], seed: int,
-           baselines: bool, scorer: _Scorer, frames: int, say) -> dict:
+           baselines: bool, scorer: _Scorer, frames: int, say, fast: dict | None = None
+           ) -> dict:
     """The drift protocol: per item, the model and baselines on a long generated driver,
     scored per quarter (after the regular protocol, so its numbers do not depend on this)."""
     if frames < QUARTERS:
@@ -342,7 +349,7 @@ def _drift(generator, config, dataset: Path, items: list[dict], ks: list[int], s
                         drift_motion(dataset, driver, index, seed, frames), (side, side))
         rows = _run_methods(generator, config, Clip(dataset / it["example_clip"]),
                             it["example_frames"], seq, ks, seed, baselines, scorer,
-                            drift_rows(), lambda s: say(f"{it['identity']} drift {s}"))
+                            drift_rows(), lambda s: say(f"{it['identity']} drift {s}"), fast)
         per_item.append({"identity": it["identity"], "example_clip": it["example_clip"],
                          "example_frames": it["example_frames"], "driver_identity": driver,
                          "frames": frames, "scores": [
@@ -375,7 +382,8 @@ def aggregate(per_item: list[dict], cols: list[Column] | None = None) -> list[di
 def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks: list[int],
                   seed: int = 0, max_frames: int | None = None, fid_weights=None,
                   device: str = "cpu", console=None, keynet_dir=None,
-                  drift_frames: int = DRIFT_FRAMES) -> dict:
+                  drift_frames: int = DRIFT_FRAMES, amp: str = "auto",
+                  compile: bool = False) -> dict:
     """Load a checkpoint and run the protocol (the library function behind the CLI)."""
     from v2vtool.metrics.evaluate import versions
     from v2vtool.models.checkpoint import load_generator
@@ -390,6 +398,7 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
     try:
         res = evaluate_generator(loaded.generator, loaded.config, dataset, ks, seed, max_frames,
                                  keynet_dir=keynet_dir, drift_frames=drift_frames,
+                                 amp=amp, compile=compile,
                                  progress=(lambda s: status.update(f"benchmark: {s}"))
                                  if status is not None else None)
     finally:

@@ -101,6 +101,8 @@ class DataConfig:
     flip: bool = True
     color_jitter: float = 0.1
     example_window: int = 60  # examples come from the first N frames of a clip (reference 14-60)
+    # DataLoader processes per training process (decode, render, DIS flow run there; 0 = in
+    # the training process). Capped at run time by the CPUs each local process can have.
     workers: int = 0
 
 
@@ -119,7 +121,8 @@ class TrainConfig:
     seq_double_every: int = 500  # steps between doublings of the sequence length
     decay_start: float = 0.8  # linear LR decay over the last (1 - decay_start) of training
     ema: float = 0.999  # 0 disables the EMA generator
-    amp: str = "none"  # none | bf16
+    amp: str = "none"  # none | bf16 | auto (bf16 where the CPU / GPU does bf16 natively)
+    compile: bool = False  # torch.compile the generator step (first step pays the compile)
     log_every: int = 10
     sample_every: int = 250
     val_every: int = 250
@@ -190,27 +193,30 @@ _PAPER_GENERATOR = dict(ngf=32, n_downsample=5, max_channels=1024, n_adaptive_la
                         flow_n_downsample=3, flow_n_blocks=6, flow_max_channels=256)
 _PAPER_DISCRIMINATOR = dict(ndf=64, n_layers=3, n_scales=2)
 _PAPER_TRAIN = dict(batch_size=30, k_max=4, seq_len_max=16, steps=200000,
-                    single_frame_steps=50000, seq_double_every=20000)
+                    single_frame_steps=50000, seq_double_every=20000,
+                    amp="auto")  # bf16 on GPUs (and CPUs) that compute it natively
+_GPU_WORKERS = 8  # data loader processes per GPU: decoding, rendering and DIS flow run there
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {},
     "pose-256": {
         "generator": dict(_PAPER_GENERATOR, kind="pose", height=512, width=256,
                           composition="spade_combine"),
         "discriminator": dict(_PAPER_DISCRIMINATOR, face=True),
+        "data": dict(workers=_GPU_WORKERS),
         "train": _PAPER_TRAIN,
     },
     "face-256": {
         "generator": dict(_PAPER_GENERATOR, kind="face", height=256, width=256,
                           composition="spade_combine"),
         "discriminator": _PAPER_DISCRIMINATOR,
-        "data": dict(crop=False, example_window=300),
+        "data": dict(crop=False, example_window=300, workers=_GPU_WORKERS),
         "train": _PAPER_TRAIN,
     },
     "street-512": {
         "generator": dict(_PAPER_GENERATOR, kind="segmentation", n_classes=20, height=256,
                           width=512, warp_ref=False),
         "discriminator": _PAPER_DISCRIMINATOR,
-        "data": dict(crop=False, flip=True, example_window=300),
+        "data": dict(crop=False, flip=True, example_window=300, workers=_GPU_WORKERS),
         "train": _PAPER_TRAIN,
     },
 }

@@ -66,6 +66,13 @@ def synthesize_cmd(
     threads: int = typer.Option(0, "--threads", min=0,
                                 help="CPU threads for torch (0: torch's default). On a busy "
                                      "machine 1 is often much faster."),
+    amp: str = typer.Option("auto", "--amp",
+                            help="auto (bf16 where the CPU / GPU does bf16 natively), bf16, "
+                                 "none (fp32)."),
+    compile_step: bool = typer.Option(False, "--compile",
+                                      help="torch.compile the generator (first frame pays "
+                                           "the compile; the kernel cache is reused by later "
+                                           "runs)."),
 ) -> None:
     """Synthesize a video of the examples' target following the driver's motion.
 
@@ -104,7 +111,8 @@ def synthesize_cmd(
                             size=parse_size(size), side_by_side=side_by_side,
                             attention_maps=attention_maps, retarget=retarget,
                             finetune=finetune, frames_dir=frames_dir, seed=seed, device=device,
-                            progress=progress, driver_fps=fps)
+                            progress=progress, driver_fps=fps, amp=amp,
+                            compile=compile_step)
     console.print(_summary(result))
 
 
@@ -118,6 +126,13 @@ def _summary(r) -> Table:
     t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")
     t.add_row("speed", f"{r.throughput_fps:.1f} frames/s end-to-end, "
                        f"{r.generator_fps:.1f} frames/s generator; setup {r.setup_seconds:.1f} s")
+    if r.fast_path:
+        fp = r.fast_path
+        text = (f"{fp['device']}, {'bf16' if fp['amp'] == 'bf16' else 'fp32'}"
+                f"{', channels_last' if fp['channels_last'] else ''}")
+        if fp.get("compile"):
+            text += f", compiled (compile {fp['compile_first_call_seconds'] or 0:.1f} s)"
+        t.add_row("fast path", text)
     if r.finetune:
         t.add_row("finetune", f"{r.finetune['steps']} steps, loss {r.finetune['loss_first']:.4f}"
                               f" -> {r.finetune['loss_last']:.4f}")

@@ -22,7 +22,8 @@ temporal_feature_matching (weight ``feature_matching``), face_gan, perceptual (o
 The image D sees [image, s_t] (+ [warped example e_ref, s_eref] when the D is conditioned on
 the example; e_ref = the example the generator chose, ``out.ref_index``). The temporal D sees
 windows of consecutive [image, s_t]; terms whose inputs are absent (T too short for the
-temporal D, no previous frames for flow / warp / mask, no valid face box) are left out.
+temporal D, no previous frames for flow / warp / mask) are left out. The face terms are a mean
+over the frames with a valid face box (0, with zero gradients, when a batch has none).
 Flow / warp / mask terms use frames t >= 1 that had a previous frame (``out.has_prev``); warp
 is L1(warp(real_{t-1}, w_t), real_t) (+ L1(warp(e_ref, w_e), real_t) with warp_ref); mask is
 L1(m_t, 1 - flow_conf_t).
@@ -71,12 +72,14 @@ def _temporal_input(images: torch.Tensor, batch: Batch) -> torch.Tensor:
     return torch.cat([images, batch["semantics"]], dim=2)
 
 
-def _faces(images: torch.Tensor, batch: Batch, size: int) -> torch.Tensor | None:
-    boxes = _need(batch, "face_boxes", "the face discriminator").flatten(0, 1)
+def _faces(images: torch.Tensor, batch: Batch, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Face crops of every frame (B*T, 3, size, size) and their validity (B*T,) as 0 / 1.
+    Frames without a face are cropped from a dummy box and masked out of the (weighted) face
+    losses: no host sync, and the face D gets a (zero) gradient on every rank."""
+    boxes = _need(batch, "face_boxes", "the face discriminator").flatten(0, 1).float()
     keep = valid_boxes(boxes)
-    if not bool(keep.any()):
-        return None
-    return crop_boxes(images.flatten(0, 1)[keep], boxes[keep].to(images.dtype), size)
+    boxes = torch.where(keep[:, None], boxes, boxes.new_tensor([0.0, 0.0, 1.0, 1.0]))
+    return crop_boxes(images.flatten(0, 1), boxes, size), keep.float()
 
 
 def _temporal_frames(out: SequenceOutput) -> torch.Tensor | None:
@@ -115,9 +118,8 @@ def generator_losses(out: SequenceOutput, batch: Batch, discriminators: Mapping[
                     w.feature_matching * feature_matching_loss(real_feats, fake_feats))
     d_face = _get(discriminators, "face")
     if d_face is not None and w.face_gan:
-        crops = _faces(fake, batch, d_face.size)
-        if crops is not None:
-            terms["face_gan"] = w.face_gan * g_hinge_loss(d_face(crops))
+        crops, valid = _faces(fake, batch, d_face.size)
+        terms["face_gan"] = w.face_gan * g_hinge_loss(d_face(crops), valid)
     if vgg is not None and w.perceptual:
         terms["perceptual"] = w.perceptual * perceptual_loss(vgg, fake.flatten(0, 1), real.flatten(0, 1))
     if w.l1:
@@ -161,8 +163,7 @@ def discriminator_losses(out: SequenceOutput, batch: Batch, discriminators: Mapp
                 real_feats, d_tmp(_temporal_input(fake, batch)))
     d_face = _get(discriminators, "face")
     if d_face is not None and w.face_gan:
-        real_crops = _faces(real, batch, d_face.size)
-        if real_crops is not None:
-            terms["d_face_gan"] = w.face_gan * d_hinge_loss(
-                d_face(real_crops), d_face(_faces(fake, batch, d_face.size)))
+        real_crops, valid = _faces(real, batch, d_face.size)
+        terms["d_face_gan"] = w.face_gan * d_hinge_loss(
+            d_face(real_crops), d_face(_faces(fake, batch, d_face.size)[0]), valid)
     return terms

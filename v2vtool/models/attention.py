@@ -9,7 +9,14 @@ attention mass on that example at each query position (sums to 1 over K).
 Implemented with ``scaled_dot_product_attention`` (memory-efficient kernels: the K*N x N
 matrix is never materialised on CPU/GPU flash paths). The per-example mass comes out of the
 same call by appending a one-hot example indicator to the values; q/k/v are zero-padded to
-one head size (padding does not change the dot products).
+one head size (padding does not change the dot products), a multiple of 16: the fused kernels
+need equal q/k/v head sizes, and on CPU a size of 136 runs 2.3x slower than 144.
+The attention runs in fp32 also under bf16 autocast (logits and softmax keep full precision;
+on CPU the bf16 kernel is no faster).
+
+Cost per frame: (K*N) x N x (c + C_A + K) multiply-adds; N = H*W / 4**levels. This is the part
+of a step that grows with K (everything else of E is computed once in ``prepare``): at
+``levels`` = 2 it roughly doubles a pose-256 step at K = 4; ``levels`` = 3 cuts it 16x.
 """
 from __future__ import annotations
 
@@ -58,17 +65,20 @@ class ExampleAttention(nn.Module):
         if query.shape[-2:] != (h, w):
             raise ValueError(f"query grid {tuple(query.shape[-2:])} != key grid {(h, w)}")
         n = h * w
-        dim = -(-max(c, f + k) // 8) * 8  # one head size, a multiple of 8 (fused GPU kernels)
-        q = query.flatten(2).transpose(1, 2)  # (B, N, c)
-        kk = keys.flatten(3).permute(0, 1, 3, 2).reshape(b, k * n, c)  # (B, K*N, c)
-        onehot = torch.eye(k, device=keys.device, dtype=features.dtype)
-        onehot = onehot[None, :, None, :].expand(b, k, n, k)
-        v = torch.cat([features.flatten(3).transpose(2, 3), onehot], dim=-1).reshape(b, k * n, f + k)
-        q = F.pad(q, (0, dim - c))
-        kk = F.pad(kk, (0, dim - c))
-        v = F.pad(v, (0, dim - f - k))
-        out = F.scaled_dot_product_attention(q[:, None], kk[:, None], v[:, None],
-                                             scale=1.0 / math.sqrt(c))[:, 0]  # (B, N, dim)
-        aggregated = out[..., :f].transpose(1, 2).reshape(b, f, h, w)
-        attention = out[..., f:f + k].transpose(1, 2).reshape(b, k, h, w)
-        return aggregated, attention
+        dim = -(-max(c, f + k) // 16) * 16  # one head size, a multiple of 16
+        with torch.autocast(semantic.device.type, enabled=False):
+            q = query.float().permute(0, 2, 3, 1).reshape(b, n, c)  # (B, N, c)
+            kk = keys.float().permute(0, 1, 3, 4, 2).reshape(b, k * n, c)  # (B, K*N, c)
+            onehot = torch.eye(k, device=keys.device, dtype=torch.float32)
+            onehot = onehot[None, :, None, :].expand(b, k, n, k)
+            v = torch.cat([features.float().permute(0, 1, 3, 4, 2).reshape(b, k, n, f), onehot],
+                          dim=-1).reshape(b, k * n, f + k)
+            q = F.pad(q, (0, dim - c))
+            kk = F.pad(kk, (0, dim - c))
+            v = F.pad(v, (0, dim - f - k))
+            out = F.scaled_dot_product_attention(q[:, None], kk[:, None], v[:, None],
+                                                 scale=1.0 / math.sqrt(c))[:, 0]  # (B, N, dim)
+        # (B, h, w, F) viewed as (B, F, h, w): channels_last, as the fast path runs
+        aggregated = out[..., :f].reshape(b, h, w, f).permute(0, 3, 1, 2)
+        attention = out[..., f:f + k].reshape(b, h, w, k).permute(0, 3, 1, 2)
+        return aggregated.to(features.dtype), attention

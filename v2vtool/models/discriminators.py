@@ -119,10 +119,16 @@ class FaceDiscriminator(nn.Module):
 
 def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     """Crop + resize boxes in one op. images (N, C, H, W), boxes (N, 4) pixel (x0, y0, x1, y1)
-    -> (N, C, size, size) (bilinear, differentiable w.r.t. the images)."""
-    rois = torch.cat([torch.arange(len(boxes), device=boxes.device, dtype=boxes.dtype)[:, None],
-                      boxes], dim=1)
-    return roi_align(images, rois.to(images.dtype), output_size=size, aligned=True)
+    -> (N, C, size, size) in the images' dtype (bilinear, differentiable w.r.t. the images).
+
+    Boxes and their frame index stay fp32 (also for bf16 images / under autocast): in bf16
+    the index 257 rounds to 256 and box corners move by up to 2 px at 512 px."""
+    boxes = boxes.float()
+    index = torch.arange(len(boxes), device=boxes.device, dtype=torch.float32)[:, None]
+    with torch.autocast(images.device.type, enabled=False):
+        crops = roi_align(images.float(), torch.cat([index, boxes], dim=1), output_size=size,
+                          aligned=True)
+    return crops.to(images.dtype)
 
 
 def valid_boxes(boxes: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from v2vtool.models.layers import ResBlock, act, channels, sn_conv
+from v2vtool.models.layers import Fp32Conv2d, ResBlock, act, channels, sn_conv
 
 
 class FlowMaskNet(nn.Module):
@@ -25,8 +25,8 @@ class FlowMaskNet(nn.Module):
         self.downs = nn.ModuleList(sn_conv(ch[i], ch[i + 1], stride=2) for i in range(n_downsample))
         self.blocks = nn.Sequential(*(ResBlock(ch[-1]) for _ in range(n_blocks)))
         self.ups = nn.ModuleList(sn_conv(ch[i + 1], ch[i]) for i in reversed(range(n_downsample)))
-        self.flow_head = nn.Conv2d(ch[0], 2, 3, padding=1)
-        self.mask_head = nn.Conv2d(ch[0], 1, 3, padding=1)
+        self.flow_head = Fp32Conv2d(ch[0], 2, 3, padding=1)  # fp32 under bf16 autocast
+        self.mask_head = Fp32Conv2d(ch[0], 1, 3, padding=1)
         nn.init.zeros_(self.flow_head.weight)  # start from the identity warp
         nn.init.zeros_(self.flow_head.bias)
         nn.init.constant_(self.mask_head.bias, mask_bias)  # < 0: start trusting the warp

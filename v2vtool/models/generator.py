@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils import parametrize
 
 from v2vtool.config import GeneratorConfig
 from v2vtool.errors import UserError
@@ -160,6 +161,8 @@ class FewShotGenerator(nn.Module):
         """Aggregated f (B, C_A, h, w) -> generated weights (E_P) or style vector."""
         q = self.encoder.appearance(feature)
         weights = self.weightgen(q[:len(self.adaptive_blocks)]) if self.weightgen else None
+        if weights is not None:  # fused SPADE heads built once per set of weights (spade.py)
+            weights = [blk.fuse_heads(w) for blk, w in zip(self.adaptive_blocks, weights)]
         style = self.style_head(q[-1]) if self.style_head is not None else None
         return Appearance(weights, style)
 
@@ -357,16 +360,20 @@ class FewShotGenerator(nn.Module):
         detached."""
         if semantics.dim() != 5:
             raise ValueError(f"semantics: expected (B, T, C, H, W), got {tuple(semantics.shape)}")
-        state = self.prepare(examples, example_semantics, example_keypoints)
         p = self.cfg.n_prev_frames
         steps = []
-        for t in range(semantics.shape[1]):
-            kp = keypoints[:, t] if keypoints is not None else None
-            out = self.step(state, semantics[:, t], prev_images, prev_semantics, kp, prev_keypoints)
-            steps.append(out)
-            new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
-            prev_images = new_img if prev_images is None else torch.cat([prev_images, new_img], 1)[:, -p:]
-            prev_semantics = (new_sem if prev_semantics is None
-                              else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
-            prev_keypoints = kp
+        # spectral-normalised weights once per sequence, not once per frame (differentiable)
+        with parametrize.cached():
+            state = self.prepare(examples, example_semantics, example_keypoints)
+            for t in range(semantics.shape[1]):
+                kp = keypoints[:, t] if keypoints is not None else None
+                out = self.step(state, semantics[:, t], prev_images, prev_semantics, kp,
+                                prev_keypoints)
+                steps.append(out)
+                new_img, new_sem = out.image.detach()[:, None], semantics[:, t:t + 1]
+                prev_images = (new_img if prev_images is None
+                               else torch.cat([prev_images, new_img], 1)[:, -p:])
+                prev_semantics = (new_sem if prev_semantics is None
+                                  else torch.cat([prev_semantics, new_sem], 1)[:, -p:])
+                prev_keypoints = kp
         return SequenceOutput.stack(steps)

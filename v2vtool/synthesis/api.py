@@ -62,6 +62,7 @@ class SynthesisResult:
     attention_maps: Path | None = None
     frames_dir: Path | None = None
     finetune: dict | None = None
+    fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
 
 
 def _input_path(spec: str | os.PathLike) -> Path:
@@ -136,13 +137,16 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                attention_maps: str | os.PathLike | None = None, retarget: bool = True,
                finetune: int = 0, frames_dir: str | os.PathLike | None = None, seed: int = 0,
                device: str = "auto", progress: Progress | None = None,
-               driver_fps: float | None = None) -> SynthesisResult:
+               driver_fps: float | None = None, amp: str = "auto",
+               compile: bool = False) -> SynthesisResult:
     """Generate a video of the examples' target following the driver (module docstring).
 
     examples: image files or CLIPDIR:IDX[,IDX...] specs (see `sources`); driver: a video, a
     frame folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder; size: output
     (w, h) (frames are resized from the model's resolution; default: the model's);
     driver_fps: frame rate for keypoint drivers without one (default 30, recorded as assumed).
+    amp: "auto" (bf16 where the CPU / GPU computes bf16 natively), "bf16" or "none" (fp32);
+    compile: ``torch.compile`` the generator step (the first call's cost is in the sidecar).
     """
     from v2vtool.models.checkpoint import load_generator
 
@@ -162,6 +166,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     check_number("--seed", seed, 0, MAX_SEED, integer=True)
     check_number("--fps", driver_fps, 0, 1000, lo_open=True)
     dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is not None:  # compiled kernels / syncs: this GPU
+        torch.cuda.set_device(dev)
     torch.manual_seed(seed)
     loaded = load_generator(ckpt, dev)
     cfg = loaded.config.generator
@@ -169,7 +175,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
                         [e.semantics for e in exs], [e.name for e in exs], finetune=finetune,
-                        seed=seed)
+                        seed=seed, amp=amp, compile=compile)
     setup = time.perf_counter() - t_start
     model_size = cfg.size
     out_size = tuple(size) if size is not None else model_size
@@ -217,7 +223,9 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             retargeted=bool(synth.retargeted), background_aligned=synth.background_aligned,
             attention_maps=attention_maps,
             frames_dir=frames_dir,
-            finetune=synth.finetune_report.to_dict() if synth.finetune_report else None)
+            finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
+            fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
+                synth.compiled.first_call_seconds if synth.compiled is not None else None)))
         sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
             result, loaded, src, exs, seed, retarget, side_by_side, dev))))
         for s in sinks:  # ... then all renamed into place (the sidecar last)
@@ -263,6 +271,7 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    else None, "frames_dir": str(result.frames_dir) if result.frames_dir
                    else None},
         "held_frames": result.held_frames,
+        "fast_path": result.fast_path,
         "timing": {"frames_per_second": result.throughput_fps,
                    "generator_frames_per_second": result.generator_fps,
                    "loop_seconds": result.seconds, "setup_seconds": result.setup_seconds},

@@ -17,6 +17,9 @@ Geometry: every source is mapped onto the model's (W, H) exactly as training map
 the full frame); keypoints are then rendered at the model resolution with the shared renderer. Per frame: render s_t, `generator.step(state, s_t,
 x_{t-P..t-1}, s_{t-P..t-1})` (paper eq. 1, previous generated frames fed back), emit. The
 example state (generated weights, attention keys) is computed once by `generator.prepare`.
+The generator runs on its fast path (`v2vtool.models.fastpath`): a frozen inference copy with
+materialised spectral norm, channels_last, bf16 autocast where the hardware has native bf16
+(``amp="auto"``; "none" = fp32), optionally ``torch.compile``d (``compile=True``).
 Frames where the driver detects nobody are held from the last good frame (`SynthFrame.held`).
 """
 from __future__ import annotations
@@ -31,12 +34,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.nn.utils import parametrize
 
 from v2vtool.config import Config, DataConfig, GeneratorConfig
 from v2vtool.data.augment import View, make_view, to_tensor_image
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, main_person
+from v2vtool.models.fastpath import (compile_step, fast_path, inference_generator,
+                                     tune_host_allocator)
 from v2vtool.semantics.kinds import get_kind
 
 log = logging.getLogger(__name__)
@@ -160,7 +164,8 @@ class Synthesizer:
     def __init__(self, generator: torch.nn.Module, config: Config | GeneratorConfig,
                  example_images: list[np.ndarray], example_semantics: list,
                  example_names: list[str] | None = None, finetune: int = 0, seed: int = 0,
-                 finetune_lr: float | None = None):
+                 finetune_lr: float | None = None, amp: str = "auto",
+                 channels_last: bool | str = "auto", compile: bool = False):
         self.cfg = config.generator if isinstance(config, Config) else config
         self.spec = get_kind(self.cfg.kind)
         self.data = config.data if isinstance(config, Config) else DataConfig()
@@ -180,11 +185,33 @@ class Synthesizer:
                 generator, self.examples.image_tensor.to(self.device),
                 self.examples.semantic_tensor.to(self.device), steps=finetune, lr=lr, seed=seed,
                 keypoints=self._to_device(self.examples.keypoint_tensor))
-        self.generator = generator.eval()
-        with torch.inference_mode():
-            self.state = generator.prepare(self.examples.image_tensor.to(self.device),
-                                           self.examples.semantic_tensor.to(self.device),
-                                           self._to_device(self.examples.keypoint_tensor))
+        self.fast = fast_path(self.device, amp, channels_last, compile,
+                              pixels=self.cfg.height * self.cfg.width)
+        tune_host_allocator()
+        self.generator = inference_generator(generator, self.fast)
+        self.compiled = compile_step(self.generator) if compile else None
+        self.state = self._prepare(None)
+
+    def _prepare(self, background: np.ndarray | None):
+        """`generator.prepare` of the examples on the fast path (background: see _state_for)."""
+        ex = self.examples
+        bg = None if background is None else torch.from_numpy(background)[None].to(self.device)
+        with torch.inference_mode(), self.fast.autocast():
+            return self.generator.prepare(self.fast.layout(ex.image_tensor),
+                                          self.fast.layout(ex.semantic_tensor),
+                                          self._to_device(ex.keypoint_tensor), bg)
+
+    def step(self, state, semantic: torch.Tensor, prev_images: torch.Tensor | None,
+             prev_semantics: torch.Tensor | None, keypoints: torch.Tensor | None = None,
+             prev_keypoints: torch.Tensor | None = None):
+        """One ``generator.step`` on the fast path (inputs on any device / layout; keypoints
+        (1, J, 3) in model pixels for keypoint-prior models)."""
+        fast = self.fast
+        step = self.compiled or self.generator.step
+        with torch.inference_mode(), fast.autocast():
+            return step(state, fast.layout(semantic), fast.layout(prev_images),
+                        fast.layout(prev_semantics), self._to_device(keypoints),
+                        self._to_device(prev_keypoints))
 
     @property
     def k(self) -> int:
@@ -205,14 +232,7 @@ class Synthesizer:
             and all(tuple(s) == tuple(driver_size) for s in ex.source_sizes))
         self.background = (np.stack([fit.map_to(v) for v in ex.views])
                            if self.background_aligned else None)
-        if not self.background_aligned:
-            return self.state
-        bg = torch.from_numpy(self.background)[None]
-        with torch.inference_mode():
-            return self.generator.prepare(ex.image_tensor.to(self.device),
-                                          ex.semantic_tensor.to(self.device),
-                                          self._to_device(ex.keypoint_tensor),
-                                          bg.to(self.device))
+        return self._prepare(self.background) if self.background_aligned else self.state
 
     def render(self, frame, fit: View, retarget) -> tuple[np.ndarray, torch.Tensor | None]:
         """Driver frame (source pixels) -> (semantic map at the model's resolution, its keypoints
@@ -253,29 +273,28 @@ class Synthesizer:
         prev_img: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
         prev_sem: collections.deque = collections.deque(maxlen=cfg.n_prev_frames)
         prev_kp = None
-        # weights are fixed while streaming: compute spectral-norm parametrizations once
-        with torch.inference_mode(), parametrize.cached():
-            for i, (frame, held) in enumerate(itertools.chain(head, stream)):
-                sem_np, kp = self.render(frame, fit, mapper)
-                t0 = time.perf_counter()
-                sem = spec.to_tensor(sem_np, cfg.n_classes)[None].to(self.device)
-                kp = self._to_device(kp)
-                pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
-                    prev_sem, cfg.n_prev_frames)
-                out = self.generator.step(state, sem, pi, ps, kp, prev_kp)
-                prev_img.append(out.image)
-                prev_sem.append(sem)
-                prev_kp = kp
-                image = to_uint8(out.image[0])
-                att = out.attention
-                att = att[0].float().cpu().numpy() if att is not None else None
-                sel = out.selection
-                sel = sel[0].float().cpu().numpy() if sel is not None else None
-                ref = int(out.ref_index[0]) if out.ref_index is not None else 0
-                dt = time.perf_counter() - t0
-                src = (self.render(frame, fit, None)[0] if source_semantics and mapper is not None
-                       else None)
-                yield SynthFrame(i, image, sem_np, ref, att, held, dt, src, sel)
+        # no torch context stays open across the yields (autocast / inference mode would leak
+        # into the consumer's code): each step enters its own (Synthesizer.step)
+        for i, (frame, held) in enumerate(itertools.chain(head, stream)):
+            sem_np, kp = self.render(frame, fit, mapper)
+            t0 = time.perf_counter()
+            sem = self.fast.layout(spec.to_tensor(sem_np, cfg.n_classes)[None])
+            pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
+                prev_sem, cfg.n_prev_frames)
+            out = self.step(state, sem, pi, ps, kp, prev_kp)
+            prev_img.append(out.image)
+            prev_sem.append(sem)
+            prev_kp = kp
+            image = to_uint8(out.image[0])
+            att = out.attention
+            att = att[0].float().cpu().numpy() if att is not None else None
+            sel = out.selection
+            sel = sel[0].float().cpu().numpy() if sel is not None else None
+            ref = int(out.ref_index[0]) if out.ref_index is not None else 0
+            dt = time.perf_counter() - t0
+            src = (self.render(frame, fit, None)[0] if source_semantics and mapper is not None
+                   else None)
+            yield SynthFrame(i, image, sem_np, ref, att, held, dt, src, sel)
 
 
 def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
@@ -290,13 +309,13 @@ def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
 def iter_synthesis(generator: torch.nn.Module, config: Config | GeneratorConfig,
                    example_images: list[np.ndarray], example_semantics: list,
                    driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
-                   retarget: bool = True, finetune: int = 0, seed: int = 0
-                   ) -> Iterator[SynthFrame]:
+                   retarget: bool = True, finetune: int = 0, seed: int = 0,
+                   amp: str = "auto", compile: bool = False) -> Iterator[SynthFrame]:
     """Stream generated frames for in-memory examples and a driver sequence (module docstring).
 
     With `finetune` > 0 a copy of the generator is finetuned on the examples first (the
     caller's model is not modified).
     """
     synth = Synthesizer(generator, config, example_images, example_semantics,
-                        finetune=finetune, seed=seed)
+                        finetune=finetune, seed=seed, amp=amp, compile=compile)
     return synth.run(driver_frames, driver_size, retarget)

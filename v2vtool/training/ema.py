@@ -24,10 +24,13 @@ class EMA:
         return min(self.decay, (1 + self.updates) / (10 + self.updates))
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, skipped: torch.Tensor | None = None) -> None:
+        """skipped: a device scalar, 1 when the optimiser step was skipped on the device (the
+        weights did not move; the average is left alone without a host sync)."""
         d = self.current_decay()
+        weight = 1.0 - d if skipped is None else (1.0 - d) * (1.0 - skipped.float())
         for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1.0 - d)
+            e.lerp_(p.detach(), weight)
         for e, b in zip(self.model.buffers(), model.buffers()):
             e.copy_(b)
         self.updates += 1

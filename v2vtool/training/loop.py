@@ -6,7 +6,10 @@ Per step s (keys of step s from `FewShotBatchSampler`: K fixed per batch, T = sc
   2. discriminator update (Adam, lr_d), then generator update (Adam, lr_g) against the updated
      discriminators, EMA update; learning rates follow `schedule.lr_factor` (linear decay),
   3. a non-finite loss on any rank skips the whole step on every rank (logged); after
-     `max_bad_steps` consecutive skips training stops with a clear error.
+     `max_bad_steps` consecutive skips training stops with a clear error. The skip happens on
+     the device (fused Adam's ``found_inf``; the flag rides in the gradient all-reduce) and
+     the host learns about it when it next flushes `PendingSteps` (log / sample / checkpoint
+     steps): no per-step host sync.
 Every `log_every` steps a record goes to RUN/metrics.jsonl; sample grids, validation and
 checkpoints every `sample_every` / `val_every` / `checkpoint_every` steps and at the end.
 SIGINT / SIGTERM finish the current step, save a checkpoint and raise `TrainingInterrupted`.
@@ -33,15 +36,19 @@ from v2vtool.errors import UserError
 from v2vtool.io.clipdir import check_clip_files
 from v2vtool.io.guard import check_outputs
 from v2vtool.models.build import build_generator
+from v2vtool.models.fastpath import compile_step, resolve_amp, swap_step, tune_host_allocator
 from v2vtool.training import checkpoint as ckpt_io
 from v2vtool.training import distributed as ddp
 from v2vtool.training import schedule
 from v2vtool.training.ema import EMA
+from v2vtool.training.pending import (PendingSteps, StepOutcome, TrainingDiverged, nonfinite,
+                                      settle)
 from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
 from v2vtool.device import resolve_device
-from v2vtool.training.setup import RunDir, prepare_run, run_metadata, write_run_meta
+from v2vtool.training.setup import (RunDir, loader_workers, prepare_run, run_metadata,
+                                    write_run_meta)
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -58,10 +65,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, step: int, checkpoint: Path | None, signum: int | None):
         super().__init__(f"interrupted at step {step}")
         self.step, self.checkpoint, self.signum = step, checkpoint, signum
-
-
-class TrainingDiverged(UserError):
-    """Too many consecutive non-finite losses."""
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -123,6 +126,7 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     info = ddp.init_distributed(dev)
     if dev.type == "cuda" and info.enabled:
         dev = torch.device("cuda", info.local_rank)
+    if dev.type == "cuda" and dev.index is not None:  # also --device cuda:N in one process
         torch.cuda.set_device(dev)
     threads = torch.get_num_threads()
     rundir = RunDir(Path(out), resume, info, dev)
@@ -194,9 +198,11 @@ class _Trainer:
         self.cfg, self.total = cfg, cfg.train.steps
         if cfg.train.threads > 0:  # restored by train() on the way out
             torch.set_num_threads(cfg.train.threads)
-        self.amp = cfg.train.amp
-        if self.amp not in ("none", "bf16"):
-            raise UserError(f"train.amp={self.amp!r} must be none or bf16")
+        if cfg.train.amp not in ("none", "bf16", "auto"):
+            raise UserError(f"train.amp={cfg.train.amp!r} must be none, bf16 or auto")
+        # auto: bf16 where native and the frames are big enough (fastpath.resolve_amp)
+        self.amp = resolve_amp(cfg.train.amp, dev, cfg.generator.height * cfg.generator.width)
+        tune_host_allocator()
 
         # data (guards first: nothing is written before the inputs check out)
         entries = find_clips(self.data_dirs, "train")
@@ -213,14 +219,20 @@ class _Trainer:
         # models
         seed_everything(cfg.seed)  # identical init on every rank
         self.G = build_generator(cfg.generator).to(dev)
+        self.compiled = None
+        if cfg.train.compile:  # G.forward calls self.step: compile that (one graph per K, and
+            self.compiled = compile_step(self.G, inference=False)  # with / without prev frame)
         self.gan = GanPieces(cfg, dev)
         self.Ds = self.gan.discriminators
         self.ema = EMA(self.G, cfg.train.ema) if cfg.train.ema > 0 else None
         betas = (cfg.train.beta1, cfg.train.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.train.lr_g, betas=betas)
+        # fused: one kernel per step, and it can skip a step on the device (found_inf)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.train.lr_g, betas=betas,
+                                      fused=True)
         d_params = [p for d in self.Ds.values() for p in d.parameters()]
-        self.opt_d = torch.optim.Adam(d_params, lr=cfg.train.lr_d, betas=betas) if d_params \
-            else None
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.train.lr_d, betas=betas, fused=True) \
+            if d_params else None
+        self.pending = PendingSteps()
         for m in [self.G, *self.Ds.values()]:
             ddp.broadcast_module(m, info)
         self.step, self.bad_steps = 0, 0
@@ -285,16 +297,25 @@ class _Trainer:
         self.metrics.truncate_after(self.step)
 
     def save(self) -> Path | None:
-        path = None
+        self.flush()  # a diverged run raises here and writes nothing
+        path, error = None, None
         if self.info.is_main:
             state, tensors = self._trainer_state()
-            path = ckpt_io.save_training_checkpoint(
-                self.out / "checkpoints", self.step, self.cfg, self.G,
-                self.ema.model if self.ema else None, self.Ds, state, tensors,
-                self.cfg.train.keep_checkpoints)
-            self.rundir.checkpointed()
-        if self.info.enabled:
-            torch.distributed.barrier()
+            try:
+                path = ckpt_io.save_training_checkpoint(
+                    self.out / "checkpoints", self.step, self.cfg, self.G,
+                    self.ema.model if self.ema else None, self.Ds, state, tensors,
+                    self.cfg.train.keep_checkpoints)
+                self.rundir.checkpointed()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after telling the others
+                error = exc
+        # every rank learns whether rank 0 wrote it (also the barrier): nobody waits for a
+        # rank that already failed
+        if ddp.any_rank(error is not None, self.info):
+            if error is not None:
+                raise error
+            raise UserError(f"{self.out}: rank 0 could not write the step-{self.step} "
+                            "checkpoint (see its error); stopping")
         return path or (self.out / "checkpoints" / ckpt_io.step_dir_name(self.step))
 
     # ---- one step ----------------------------------------------------------------------------
@@ -313,25 +334,25 @@ class _Trainer:
                 g["lr"] = lr_d
         return lr_g, lr_d
 
-    def train_step(self, batch: dict) -> tuple[dict[str, float], bool]:
+    def train_step(self, batch: dict) -> None:
+        """One D + G update; results are queued in `self.pending` (nothing read back)."""
         batch = {k: v.to(self.dev, non_blocking=True) for k, v in batch.items()}
-        lr_g, lr_d = self._set_lr()
-        with self._autocast():
+        with self._autocast(), swap_step(self.G, self.compiled):
             out = self.G(**generator_inputs(batch))
         # 1. discriminator update on real vs detached fake
         d_losses: dict[str, torch.Tensor] = {}
-        d_total = None
+        d_bad = None
         if self.opt_d is not None:
             self.opt_d.zero_grad(set_to_none=True)
             with self._autocast():
                 d_losses = self.gan.d_losses(batch, out)
         if d_losses:
             d_total = sum(d_losses.values())
-            if ddp.any_rank(not bool(torch.isfinite(d_total)), self.info, self.dev):
-                return self._skip(d_losses, "discriminator")
             d_total.backward()
-            ddp.average_gradients([p for d in self.Ds.values() for p in d.parameters()],
-                                  self.info)
+            d_bad = ddp.average_gradients([p for d in self.Ds.values() for p in d.parameters()],
+                                          self.info, nonfinite(d_total))
+            d_bad = (d_bad > 0).float()
+            self.opt_d.found_inf = d_bad  # skipped on the device when any rank is non-finite
             self.opt_d.step()
         # 2. generator update against the updated discriminators (their weights frozen here)
         self.opt_g.zero_grad(set_to_none=True)
@@ -344,58 +365,40 @@ class _Trainer:
             for d in self.Ds.values():
                 d.requires_grad_(True)
         g_total = sum(g_losses.values())
-        if ddp.any_rank(not bool(torch.isfinite(g_total)), self.info, self.dev):
-            return self._skip(g_losses, "generator")
         g_total.backward()
-        ddp.average_gradients(list(self.G.parameters()), self.info)
+        g_bad = ddp.average_gradients(list(self.G.parameters()), self.info, nonfinite(g_total))
+        g_bad = (g_bad > 0).float()
+        skip = g_bad if d_bad is None else torch.maximum(d_bad, g_bad)
+        self.opt_g.found_inf = skip  # a bad D step skips the whole step, as documented
         self.opt_g.step()
         if self.ema is not None:
-            self.ema.update(self.G)
-        self.bad_steps = 0
-        record = {k: float(v.detach()) for k, v in g_losses.items()}
-        record.update({(k if k.startswith("d_") else f"d_{k}"): float(v.detach())
-                       for k, v in d_losses.items()})
-        record["g_total"] = float(g_total.detach())
-        if d_total is not None:
-            record["d_total"] = float(d_total.detach())
-        record.update(lr_g=lr_g, lr_d=lr_d)
+            self.ema.update(self.G, skipped=skip)
+        self.pending.add(self.step + 1, d_losses, g_losses, d_bad, g_bad)
         self._last_fake = out.image.detach()
-        return record, True
 
-    def _skip(self, losses: dict, which: str) -> tuple[dict[str, float], bool]:
-        self.opt_g.zero_grad(set_to_none=True)
-        if self.opt_d is not None:
-            self.opt_d.zero_grad(set_to_none=True)
-        self.bad_steps += 1
-        bad_terms = sorted(k for k, v in losses.items() if not torch.isfinite(v).all())
-        self.metrics.write({"type": "event", "step": self.step + 1, "event": "nonfinite",
-                            "which": which, "terms": bad_terms, "consecutive": self.bad_steps})
-        log.warning("step %d: non-finite %s loss (%s); step skipped (%d/%d)", self.step + 1,
-                    which, ", ".join(bad_terms) or "on another rank", self.bad_steps,
-                    self.cfg.train.max_bad_steps)
-        if self.bad_steps >= self.cfg.train.max_bad_steps:
-            raise TrainingDiverged(
-                f"{self.out}: training diverged: {self.bad_steps} consecutive steps with "
-                f"non-finite {which} losses ({', '.join(bad_terms) or 'another rank'}) at step "
-                f"{self.step + 1}; lower train.lr_g / train.lr_d or resume from an earlier "
-                "checkpoint")
-        return {}, False
+    def flush(self) -> StepOutcome | None:
+        """Read the queued steps back (one host sync): nonfinite events, the divergence check.
+        Returns the latest step's outcome."""
+        self.bad_steps, last = settle(self.pending.flush(), self.bad_steps,
+                                      self.cfg.train.max_bad_steps, self.metrics.write, self.out)
+        return last
 
     # ---- the loop ----------------------------------------------------------------------------
     def _loader(self):
         cfg = self.cfg
+        workers = loader_workers(self.cfg.data.workers)
         sampler = FewShotBatchSampler(
             len(self.dataset), cfg.train.batch_size, cfg.train.k_max,
             lambda s: schedule.seq_len(cfg.train, s), cfg.seed, self.info.rank,
             self.info.world_size, start_step=self.step, end_step=self.total)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=cfg.data.workers,
+            self.dataset, batch_sampler=sampler, num_workers=workers,
             worker_init_fn=_worker_init,
             pin_memory=self.dev.type == "cuda", generator=torch.Generator(),
-            persistent_workers=False, prefetch_factor=2 if cfg.data.workers > 0 else None,
+            persistent_workers=False, prefetch_factor=2 if workers > 0 else None,
             # spawn, not fork: forking a process that already runs OpenMP / mediapipe / OpenCV
             # threads can copy a held lock into the worker and deadlock it
-            multiprocessing_context="spawn" if cfg.data.workers > 0 else None)
+            multiprocessing_context="spawn" if workers > 0 else None)
 
     def run(self) -> Path:
         tc = self.cfg.train
@@ -411,40 +414,55 @@ class _Trainer:
             tick = time.time()
             task = bar.add_task("train", total=self.total, completed=self.step, phase="",
                                 seq_len=0, k=0, speed="", losses="")
+            losses_text = ""
             for batch in self._loader():
                 k, t = batch["examples"].shape[1], batch["images"].shape[1]
-                record, ok = self.train_step(batch)
-                window_time += time.time() - tick
+                lr_g, lr_d = self._set_lr()
+                self.train_step(batch)
                 self.step += 1
+                if self.compiled is not None and \
+                        len(self.compiled.first_calls) > getattr(self, "_compiles_logged", 0):
+                    self._compiles_logged = len(self.compiled.first_calls)  # a new graph
+                    self.metrics.write({"type": "event", "step": self.step, "event": "compile",
+                                        "first_step_seconds": self.compiled.first_call_seconds,
+                                        "graphs": len(self.compiled.first_calls),
+                                        "cache": str(self.compiled.cache_dir)})
+                log_step = self.step % tc.log_every == 0 or self.step == self.total
+                sample_step = bool(tc.sample_every) and self.step % tc.sample_every == 0
+                # the only host sync of a step, and only on log / sample steps
+                outcome = self.flush() if log_step or sample_step else None
+                ok = outcome is not None and outcome.ok
+                window_time += time.time() - tick
                 window_n += 1
                 window_samples += batch["images"].shape[0]
-                if self.step % tc.log_every == 0 or self.step == self.total:
-                    # measured on log steps only: the all-reduce must happen on every rank
+                if log_step:
+                    # measured on log steps only: the all-gather must happen on every rank
                     dt = max(1e-9, window_time)
                     speed = {"it_s": window_n / dt, "samples_s": window_samples / dt}
-                    per_rank = ddp.gather_floats(speed["samples_s"], self.info, self.dev)
+                    per_rank = ddp.gather_floats(speed["samples_s"], self.info)
                     speed["samples_s_total"] = sum(per_rank)
                     if self.info.enabled:
                         speed["samples_s_per_rank"] = per_rank
                     window_time, window_n, window_samples = 0.0, 0, 0
-                if ok and (self.step % tc.log_every == 0 or self.step == self.total):
+                if ok and log_step:
                     self.metrics.write({"type": "train", "step": self.step,
                                         "phase": schedule.phase(tc, self.step - 1),
-                                        "seq_len": t, "k": k, **record,
-                                        **speed,
+                                        "seq_len": t, "k": k, **outcome.record,
+                                        "lr_g": lr_g, "lr_d": lr_d, **speed,
                                         "world_size": self.info.world_size})
+                if outcome is not None:
+                    losses_text = format_losses(outcome.record) if ok else "skipped"
                 bar.update(task, completed=self.step, phase=schedule.phase(tc, self.step - 1),
-                           seq_len=t, k=k, losses=format_losses(record) if ok else "skipped",
+                           seq_len=t, k=k, losses=losses_text,
                            speed=f"{speed['it_s']:.2f} it/s")
-                if ok and tc.sample_every and self.step % tc.sample_every == 0:
+                if ok and sample_step:
                     self.write_samples(batch)
                 if tc.val_every and self.step % tc.val_every == 0:
                     self.validate()
                 stop_now = stop.signum is not None or (self.stop_at is not None and
                                                        self.step >= self.stop_at)
                 out_of_time = deadline is not None and time.time() > deadline
-                stop_now = ddp.any_rank(stop_now, self.info, self.dev)
-                out_of_time = ddp.any_rank(out_of_time, self.info, self.dev)
+                stop_now, out_of_time = ddp.any_ranks([stop_now, out_of_time], self.info)
                 if stop_now:
                     path = self.save()
                     self.metrics.write({"type": "event", "step": self.step,
@@ -458,6 +476,7 @@ class _Trainer:
                         and self.step != self.total:
                     last_path = self.save()
                 tick = time.time()
+        self.flush()
         if self.step % max(1, tc.sample_every or 1) != 0 and getattr(self, "_last_fake", None) \
                 is not None and self.info.is_main:
             self.write_samples(batch)

@@ -97,19 +97,41 @@ class RunDir:
             remove_created(self.created)
 
 
+def loader_workers(want: int) -> int:
+    """data.workers, capped so that every local process's loaders fit the CPUs (one CPU per
+    process left for the training loop itself)."""
+    if want <= 0:
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    fit = max(1, cpus // max(local, 1) - 1)
+    if fit < want:
+        log.info("data.workers=%d capped at %d (%d CPUs for %d local processes)", want, fit,
+                 cpus, local)
+    return min(want, fit)
+
+
 def prepare_run(out: Path, cfg: Config, resume: bool, info) -> None:
     """Write RUN/config.json (rank 0) before the first step (after `RunDir.open`)."""
     if info.enabled:
         import torch.distributed as dist
 
         dist.barrier()
+    error = None
     if info.is_main:
         if not resume:
             (out / "metrics.jsonl").unlink(missing_ok=True)  # a run that never checkpointed
         try:
             write_json(out / "config.json", cfg.to_dict())
         except OSError as exc:
-            raise UserError(os_error_message(exc, out / "config.json")) from None
+            error = UserError(os_error_message(exc, out / "config.json"))
+    from v2vtool.training.distributed import any_rank
+
+    if any_rank(error is not None, info):  # the other ranks must not wait for rank 0
+        raise error or UserError(f"{out}: rank 0 could not write config.json; stopping")
 
 
 RUN_FILES = {"config.json", "run.json", "metrics.jsonl", "samples", "checkpoints"}
@@ -179,7 +201,9 @@ def run_metadata(trainer, n_train_clips: int) -> dict:
         "val_clips": len(trainer.val_entries),
         "device": str(trainer.dev),
         "world_size": trainer.info.world_size,
-        "amp": cfg.train.amp,
+        "amp": trainer.amp,  # resolved ("auto" -> bf16 / none on this machine)
+        "amp_requested": cfg.train.amp,
+        "compile": cfg.train.compile,
         "seed": cfg.seed,
         "perceptual": trainer.gan.perceptual_status,
         "flow": "OpenCV DIS (preset medium) on the fly at the training resolution",

@@ -77,7 +77,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(int(x) for x in internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.to(torch.uint8) for s in state["cuda"]])
+        # one state per GPU visible when saved; resuming with fewer (or more) GPUs restores
+        # the ones both have (device i keeps its stream), the rest start from their seed
+        saved = state["cuda"]
+        for i in range(min(len(saved), torch.cuda.device_count())):
+            torch.cuda.set_rng_state(saved[i].to(torch.uint8), i)
 
 
 def seed_everything(seed: int) -> None:
