@@ -53,14 +53,19 @@ def test_fast_path_step_close_to_fp32_on_cuda(k):
     es = torch.rand(1, k, c, h, w, generator=gen).cuda()
     sem = torch.rand(1, c, h, w, generator=gen).cuda()
     prev = (torch.rand(1, 1, 3, h, w, generator=gen) * 2 - 1).cuda()
+    from v2vtool.data.synth.motion import sample_prior_keypoints
+
+    kp = sample_prior_keypoints("pose", k + 2, w, h).cuda()
+    ex_kp, tkp, pkp = kp[None, :k], kp[k:k + 1], kp[k + 1:]
     with torch.inference_mode():
-        ref = g.step(g.prepare(ex, es), sem, prev, sem[:, None]).image.float()
+        ref = g.step(g.prepare(ex, es, ex_kp), sem, prev, sem[:, None], tkp, pkp).image.float()
         fast = fast_path("cuda", "auto")
         assert fast.amp == "bf16" and fast.channels_last
         fg = inference_generator(g, fast)
         L = fast.layout
         with fast.autocast():
-            out = fg.step(fg.prepare(L(ex), L(es)), L(sem), L(prev), L(sem[:, None])).image
+            out = fg.step(fg.prepare(L(ex), L(es), ex_kp), L(sem), L(prev), L(sem[:, None]), tkp,
+                          pkp).image
     mse = float(((out.float() - ref) ** 2).mean())
     assert 10 * np.log10(4 / max(mse, 1e-12)) > 35  # bf16 vs fp32, images in [-1, 1]
 

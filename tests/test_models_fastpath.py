@@ -32,10 +32,14 @@ def _model(k: int = 2):
             p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
     gen = torch.Generator().manual_seed(1)
     c, h, w = cfg.semantic_nc, cfg.height, cfg.width
+    from v2vtool.data.synth.motion import sample_prior_keypoints
+
+    kp = sample_prior_keypoints("pose", k + 2, w, h)  # the keypoint prior's inputs
     x = dict(ex=torch.rand(1, k, 3, h, w, generator=gen) * 2 - 1,
              es=torch.rand(1, k, c, h, w, generator=gen), sem=torch.rand(1, c, h, w, generator=gen),
              prev=torch.rand(1, 1, 3, h, w, generator=gen) * 2 - 1,
-             ps=torch.rand(1, 1, c, h, w, generator=gen))
+             ps=torch.rand(1, 1, c, h, w, generator=gen), ex_kp=kp[None, :k], kp=kp[k:k + 1],
+             prev_kp=kp[k + 1:])
     return g, x
 
 
@@ -43,9 +47,9 @@ def _run(g, x, fast: FastPath | None):
     L = fast.layout if fast is not None else (lambda t: t)
     ctx = fast.autocast() if fast is not None else parametrize.cached()
     with torch.inference_mode(), ctx:
-        st = g.prepare(L(x["ex"]), L(x["es"]))
-        first = g.step(st, L(x["sem"]), None, None)
-        return first, g.step(st, L(x["sem"]), L(x["prev"]), L(x["ps"]))
+        st = g.prepare(L(x["ex"]), L(x["es"]), x["ex_kp"])
+        first = g.step(st, L(x["sem"]), None, None, x["kp"])
+        return first, g.step(st, L(x["sem"]), L(x["prev"]), L(x["ps"]), x["kp"], x["prev_kp"])
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -165,7 +169,7 @@ def test_compiled_step_matches_eager(tmp_path, monkeypatch):
     step = compile_step(fg)
     L = fast.layout
     with torch.inference_mode():
-        st = fg.prepare(L(x["ex"]), L(x["es"]))
-        out = step(st, L(x["sem"]), L(x["prev"]), L(x["ps"]))
+        st = fg.prepare(L(x["ex"]), L(x["es"]), x["ex_kp"])
+        out = step(st, L(x["sem"]), L(x["prev"]), L(x["ps"]), x["kp"], x["prev_kp"])
     assert step.first_call_seconds is not None and step.first_call_seconds > 0
     assert torch.allclose(out.image, eager.image, atol=1e-3)

@@ -19,7 +19,7 @@ def tiny(**kw) -> GeneratorConfig:
     base = dict(height=H, width=W, ngf=8, n_downsample=3, max_channels=32, n_adaptive_layers=2,
                 spade_hidden=8, attention_channels=8, style_dim=8, weightgen_hidden=16,
                 flow_ngf=8, flow_n_downsample=2, flow_n_blocks=1, flow_max_channels=16,
-                flow_prior="none")
+                flow_prior="none", attention_downsample=2)
     base.update(kw)
     return replace(GeneratorConfig(), **base)
 

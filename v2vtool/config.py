@@ -46,7 +46,10 @@ class GeneratorConfig:
     flow_max_channels: int = 64
     flow_scale: float = 20.0  # flow output multiplier (reference: x20)
     weightgen_hidden: int = 64  # hidden width of E_P's per-layer MLPs
-    attention_downsample: int = 2  # 2x downsamplings of E_A's key/query nets (reference: 2)
+    # 2x downsamplings of E_A's key/query nets (reference: 2). 3 keeps the per-frame cost flat in
+    # K (the attention is (K*N) x N; K=4 costs <= 1.3x K=1): with the keypoint prior the per-pixel
+    # choice among examples is the selection net's, E_A only aggregates what E_P pools globally
+    attention_downsample: int = 3
 
     @property
     def semantic_nc(self) -> int:

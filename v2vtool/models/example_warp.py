@@ -84,8 +84,8 @@ class ExampleWarpOutput:
 
 
 class SelectionNet(nn.Module):
-    """Per candidate: (N, in_ch, H, W) -> 2 score maps (N, 2, H, W) [example, plate vote],
-    computed at half resolution (the choice is smooth; the flow net sharpens edges)."""
+    """Per candidate: (N, in_ch, H/2, W/2) -> 2 score maps (N, 2, H/2, W/2) [example, plate
+    vote], at half resolution (the choice is smooth; the flow net sharpens edges)."""
 
     def __init__(self, in_ch: int, hidden: int):
         super().__init__()
@@ -96,9 +96,7 @@ class SelectionNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-2:]
-        y = self.head(act(self.conv1(act(self.conv0(F.avg_pool2d(x, 2))))))
-        return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        return self.head(act(self.conv1(act(self.conv0(x)))))
 
 
 class ExampleWarp(nn.Module):
@@ -136,14 +134,17 @@ class ExampleWarp(nn.Module):
         flows = prior.flow  # flows and sampling grids stay fp32
         cand = candidates(sources, flows)
         occ = prior.occupancy.to(semantic.dtype)
-        per_k = torch.cat([cand, prior.cues.to(semantic.dtype),
-                           sources.plate[:, None].expand(b, k, 3, h, w),
-                           semantic[:, None].expand(b, k, -1, h, w),
-                           occ[:, None].expand(b, k, 1, h, w)], 2)
-        scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H, W)
+        # the choice is made at half resolution: candidates pooled per example, what every
+        # example shares (plate, s_t, target body) pooled once
+        cand_lo = F.avg_pool2d(cand.flatten(0, 1), 2).unflatten(0, (b, k))
+        shared = F.avg_pool2d(torch.cat([sources.plate, semantic, occ], 1), 2)
+        per_k = torch.cat([cand_lo, prior.cues.to(semantic.dtype),
+                           shared[:, None].expand(b, k, -1, -1, -1)], 2)
+        scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H/2, W/2)
         learned = torch.cat([scores[:, :, 0], scores[:, :, 1].mean(1, keepdim=True)], 1)
-        sel = torch.softmax((prior_logits(prior, cand[:, :, -1:]) + learned).float(), dim=1
-                            ).to(semantic.dtype)
+        logits = prior_logits(shared[:, -1:], prior.cues, cand_lo[:, :, -1:]) + learned
+        logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
+        sel = torch.softmax(logits, dim=1).to(semantic.dtype)
         composite = compose(sel, cand, sources.plate)  # (B, ch, H, W) image, semantics, mask
         residual, mask = self.refine(torch.cat([semantic, occ, composite], 1))
         # resample every example once with the composed flow F_k = dw + P_k(p + dw)
@@ -163,12 +164,14 @@ def candidates(sources: ExampleSources, flows: torch.Tensor) -> torch.Tensor:
     return warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
 
 
-def prior_logits(prior: PriorFlow, person: torch.Tensor) -> torch.Tensor:
-    """The fixed selection logits (B, K + 1, H, W) that start the model at the prior: body
+def prior_logits(occupancy: torch.Tensor, cues: torch.Tensor, person: torch.Tensor
+                 ) -> torch.Tensor:
+    """The fixed selection logits (B, K + 1, h, w) that start the model at the prior: body
     pixels from the examples whose parts fit without a mirror, background from the plate, and
-    never an example's own person (person: its warped person mask (B, K, 1, H, W)) where the
-    target has background."""
-    occ, cues = prior.occupancy.float(), prior.cues.float()
+    never an example's own person where the target has background. occupancy (B, 1, h, w) the
+    target's body; cues (B, K, POSE_CUES, h, w) the prior's; person (B, K, 1, h, w) each
+    example's warped person mask (all at the selection's half resolution)."""
+    occ, cues = occupancy.float(), cues.float()
     body = (OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
             - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2]
             - GHOST_LOGIT * person[:, :, 0].float() * (1 - occ))
@@ -188,5 +191,9 @@ def prior_warp(sources: ExampleSources, prior: PriorFlow) -> torch.Tensor:
     """The keypoint prior alone, no learning: the examples warped by their prior flows and
     chosen by the fixed logits, the background plate elsewhere -> (B, 3, H, W)."""
     cand = candidates(sources, prior.flow)
-    sel = torch.softmax(prior_logits(prior, cand[:, :, -1:]), dim=1)
+    b, k, _, h, w = cand.shape
+    person = F.avg_pool2d(cand[:, :, -1:].flatten(0, 1), 2).unflatten(0, (b, k))
+    logits = prior_logits(F.avg_pool2d(prior.occupancy, 2), prior.cues, person)
+    sel = torch.softmax(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False),
+                        dim=1)
     return compose(sel, cand[:, :, :3], sources.plate)

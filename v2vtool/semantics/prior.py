@@ -201,13 +201,24 @@ def _upsample(x: torch.Tensor, height: int, width: int, stride: int) -> torch.Te
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
 
 
+def _half(x: torch.Tensor, height: int, width: int, stride: int) -> torch.Tensor:
+    """A map on the stride grid -> half resolution (H/2, W/2)."""
+    if stride == 2:
+        return x
+    if stride == 1:
+        return F.avg_pool2d(x, 2)
+    return F.interpolate(x, size=(height // 2, width // 2), mode="bilinear", align_corners=False)
+
+
 @dataclass
 class PriorFlow:
     """Prior flows from one target frame to K sources, and what a network needs to judge them."""
 
     flow: torch.Tensor  # (B, K, 2, H, W) px, target -> source k
     occupancy: torch.Tensor  # (B, 1, H, W) soft body mask of the target (1 = body)
-    cues: torch.Tensor  # (B, K, POSE_CUES, H, W): reflected / fit residual / part missing
+    # (B, K, POSE_CUES, H/2, W/2), at half resolution (what the selection net reads):
+    # reflected / fit residual / part missing
+    cues: torch.Tensor
 
 
 @torch.no_grad()
@@ -238,11 +249,11 @@ def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
     flow = flow.reshape(b * k, 2, h, wd)
     cue = torch.stack([refl.float(), res.clamp(max=1.0), (~valid).float()], -1)  # (B, K, P, 3)
     cues = torch.bmm(cue.permute(0, 1, 3, 2).reshape(b, k * POSE_CUES, p), parts[:, :p])
-    cues = cues.reshape(b * k, POSE_CUES, h, wd)
+    cues = _half(cues.reshape(b * k, POSE_CUES, h, wd), height, width, stride)
     occ = 1 - w[:, p:]
     return PriorFlow(_upsample(flow, height, width, stride).reshape(b, k, 2, height, width),
                      _upsample(occ, height, width, stride),
-                     _upsample(cues, height, width, stride).reshape(b, k, POSE_CUES, height, width))
+                     cues.reshape(b, k, POSE_CUES, height // 2, width // 2))
 
 
 def affine_flow(transform: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -349,7 +360,7 @@ def face_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
     face_tris = torch.as_tensor((face_triangles() < FACE_POINTS).all(1), device=dev)
     occ = (inside & face_tris[None, :, None]).any(1).float() * ok_t[:, None]  # inside the face
     missing = (~(ok_t[:, None] & ok_s)).float()[..., None, None, None]
-    cues = torch.zeros(b, k, POSE_CUES, height, width, device=dev)
-    cues[:, :, 2:3] = missing.expand(b, k, 1, height, width)
+    cues = torch.zeros(b, k, POSE_CUES, height // 2, width // 2, device=dev)
+    cues[:, :, 2:3] = missing.expand(b, k, 1, height // 2, width // 2)
     return PriorFlow(_upsample(flow, height, width, stride).reshape(b, k, 2, height, width),
                      _upsample(occ.reshape(b, 1, h, wd), height, width, stride), cues)
