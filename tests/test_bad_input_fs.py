@@ -223,14 +223,16 @@ def test_full_disk_and_read_only_folder_for_real(world, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.split("RESULTS", 1)[1])
     assert diff(before, snapshot(world)) == []  # the inputs are untouched
-    expect = {"full": "no space left on device", "ro": "read-only file system"}
+    # a full tmpfs reports ENOSPC, or EIO for a memory-mapped write (safetensors) that runs out
+    expect = {"full": ("no space left on device", "input/output error"),
+              "ro": ("read-only file system",)}
     for r in results:
         why = r["name"].rsplit("-", 1)[1]
         detail = json.dumps(r, indent=1)
         assert r["exit"] == 2, detail
         lines = [ln for ln in r["output"].splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and "Traceback" not in r["output"], detail
-        assert expect[why] in lines[0], detail
+        assert any(e in lines[0].lower() for e in expect[why]), detail
         assert r["left"] == [], detail  # partial outputs are gone
 
 
