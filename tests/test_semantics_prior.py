@@ -219,3 +219,14 @@ def test_face_border_follows_the_background_transform():
     torch.testing.assert_close(pr.flow[0, 0, :, 0, 0], torch.tensor([4.0, -2.0]), atol=1e-3, rtol=0)
     inside = pr.occupancy[0, 0] > 0.5
     assert pr.flow[0, 0, :, inside].abs().max() < 1e-3  # the face itself did not move
+
+
+def test_prior_is_fp32_under_bf16_autocast():
+    """Synthesis runs under bf16 autocast: the prior (pixel coordinates) must not."""
+    tgt = _pose()
+    src, _ = _similar(tgt, 0.2, 1.1, (40.0, -20.0))
+    ref = pose_prior(tgt[None], src[None, None], H, W)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = pose_prior(tgt[None], src[None, None], H, W)
+    assert got.flow.dtype == torch.float32
+    torch.testing.assert_close(got.flow, ref.flow)

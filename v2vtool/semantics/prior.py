@@ -210,6 +210,16 @@ def _half(x: torch.Tensor, height: int, width: int, stride: int) -> torch.Tensor
     return F.interpolate(x, size=(height // 2, width // 2), mode="bilinear", align_corners=False)
 
 
+def _fp32(fn):
+    """Pixel coordinates stay fp32: no gradient, autocast (bf16 matmuls) off inside."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.no_grad(), torch.autocast("cpu", enabled=False), \
+                torch.autocast("cuda", enabled=False):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 @dataclass
 class PriorFlow:
     """Prior flows from one target frame to K sources, and what a network needs to judge them."""
@@ -221,7 +231,7 @@ class PriorFlow:
     cues: torch.Tensor
 
 
-@torch.no_grad()
+@_fp32
 def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: int,
                stride: int = 2, background: torch.Tensor | None = None) -> PriorFlow:
     """target (B, 25, 3), sources (B, K, 25, 3) BODY_25 in px -> `PriorFlow` at (H, W).
@@ -256,6 +266,7 @@ def pose_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: 
                      cues.reshape(b, k, POSE_CUES, height // 2, width // 2))
 
 
+@_fp32
 def affine_flow(transform: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(B, 2, 3) target px -> source px affine maps as backward flows (B, 2, H, W)."""
     pts = _grid(height, width, 1, transform.device)  # (N, 2)
@@ -264,7 +275,7 @@ def affine_flow(transform: torch.Tensor, height: int, width: int) -> torch.Tenso
     return flow.transpose(1, 2).reshape(-1, 2, height, width)
 
 
-@torch.no_grad()
+@_fp32
 def body_occupancy(keypoints: torch.Tensor, height: int, width: int, stride: int = 2) -> torch.Tensor:
     """(B, 25, 3) -> (B, 1, H, W) soft body mask of a pose in its own frame (1 = body)."""
     w = part_weights(keypoints.float(), height, width, stride)
@@ -317,7 +328,7 @@ def _with_border(kp: torch.Tensor, height: int, width: int,
     return torch.cat([kp[..., :FACE_POINTS, :2], border], -2)
 
 
-@torch.no_grad()
+@_fp32
 def face_prior(target: torch.Tensor, sources: torch.Tensor, height: int, width: int,
                stride: int = 2, background: torch.Tensor | None = None) -> PriorFlow:
     """target (B, >=68, 3), sources (B, K, >=68, 3) iBUG landmarks in px -> `PriorFlow`.
