@@ -103,6 +103,19 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
             remove_created(created)
 
 
+def commit_pending(output, move) -> Path:
+    """The commit step of a pending output (an object with `path`, `_created` and `abort()`):
+    `move()` puts the finished temporary in place; on an OSError the output is dropped and the
+    error becomes one line naming `output.path`."""
+    try:
+        move()
+    except OSError as exc:
+        output.abort()
+        raise UserError(os_error_message(exc, output.path)) from None
+    output._created = []  # the folders made for it now hold the output: keep them
+    return output.path
+
+
 def replace_dir(new: Path, path: Path) -> None:
     """Move folder `new` to `path`, replacing the folder there (old one moved aside, then
     removed: at no moment is `path` missing its old or new content for long)."""

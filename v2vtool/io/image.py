@@ -8,6 +8,7 @@ is dropped. Decompression bombs and truncated / corrupt files are refused, namin
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -48,17 +49,14 @@ def image_to_rgb(im: Image.Image, where: str) -> np.ndarray:
     return np.asarray(im.convert("RGB")).copy()
 
 
-def read_rgb(path: str | os.PathLike, exif: bool = False) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB; `exif`: apply its orientation tag."""
-    path = Path(path)
+@contextlib.contextmanager
+def image_errors(path: str | os.PathLike):
+    """Opening / decoding an image file inside: its failures -> one-line UserErrors naming it
+    (decompression bombs refused; PermissionError passes on to the CLI's OSError line)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                if exif:
-                    im = ImageOps.exif_transpose(im)
-                return image_to_rgb(im, str(path))
+            yield
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -70,3 +68,13 @@ def read_rgb(path: str | os.PathLike, exif: bool = False) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         text = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise UserError(f"{path}: unreadable image ({text})") from None
+
+
+def read_rgb(path: str | os.PathLike, exif: bool = False) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB; `exif`: apply its orientation tag."""
+    path = Path(path)
+    with image_errors(path), Image.open(path) as im:
+        im.load()
+        if exif:
+            im = ImageOps.exif_transpose(im)
+        return image_to_rgb(im, str(path))

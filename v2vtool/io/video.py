@@ -28,8 +28,8 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from v2vtool.errors import UserError, os_error_message
-from v2vtool.io.atomic import _tmp_name, atomic_dir, make_parents, remove_created
-from v2vtool.io.image import image_to_rgb
+from v2vtool.io.atomic import _tmp_name, atomic_dir, commit_pending, make_parents, remove_created
+from v2vtool.io.image import image_errors, image_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -73,31 +73,22 @@ class VideoReader:
 
 
 def _load_image(path: Path, mode: str) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            if mode == "ids":
-                if im.mode in ("L", "P"):
-                    return np.asarray(im).copy()
-                if im.mode in ("I;16", "I"):
-                    arr = np.asarray(im)
-                    if arr.max(initial=0) > 255:
-                        raise UserError(f"{path}: class ids above 255 are not supported")
-                    return arr.astype(np.uint8)
-                arr = np.asarray(im.convert("RGB"))
-                if not (np.array_equal(arr[..., 0], arr[..., 1])
-                        and np.array_equal(arr[..., 0], arr[..., 2])):
-                    raise UserError(f"{path}: colour image, expected a label map of class ids "
-                                    "(8-bit gray or palette PNG)")
-                return arr[..., 0].copy()
-            return image_to_rgb(im, str(path))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UserError(f"{path}: image too large ({exc})") from None
-    except PermissionError:
-        raise
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
-        raise UserError(f"{path}: unreadable or corrupt image ({_short(exc)})") from None
+    with image_errors(path), Image.open(path) as im:
+        if mode == "ids":
+            if im.mode in ("L", "P"):
+                return np.asarray(im).copy()
+            if im.mode in ("I;16", "I"):
+                arr = np.asarray(im)
+                if arr.max(initial=0) > 255:
+                    raise UserError(f"{path}: class ids above 255 are not supported")
+                return arr.astype(np.uint8)
+            arr = np.asarray(im.convert("RGB"))
+            if not (np.array_equal(arr[..., 0], arr[..., 1])
+                    and np.array_equal(arr[..., 0], arr[..., 2])):
+                raise UserError(f"{path}: colour image, expected a label map of class ids "
+                                "(8-bit gray or palette PNG)")
+            return arr[..., 0].copy()
+        return image_to_rgb(im, str(path))
 
 
 class ImageReader(VideoReader):
@@ -453,14 +444,9 @@ class VideoWriter:
 
     def commit(self) -> Path:
         self.finish()
-        try:
-            os.replace(self._tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise UserError(os_error_message(exc, self.path)) from None
-        self._created = []
+        path = commit_pending(self, lambda: os.replace(self._tmp, self.path))
         self.abort()  # closes the audio source
-        return self.path
+        return path
 
     def close(self) -> Path:
         """Flush, add audio if asked, and move the file into place. Returns the path."""

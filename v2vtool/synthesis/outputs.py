@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from v2vtool.errors import UserError, os_error_message
-from v2vtool.io.atomic import _tmp_name, atomic_path, make_parents, remove_created, replace_dir
+from v2vtool.io.atomic import (_tmp_name, atomic_path, commit_pending, make_parents,
+                               remove_created, replace_dir)
 from v2vtool.io.guard import check_replaceable, is_marked_output, write_marker
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -150,18 +151,14 @@ class PngDirSink:
         pass
 
     def commit(self) -> Path:
-        try:
+        def move() -> None:
             if os.path.lexists(self.path):
                 check_replaceable(self.path, is_marked_output,
                                   "a PNG folder written by v2v synthesize")
                 replace_dir(self.tmp, self.path)
             else:
                 os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise UserError(os_error_message(exc, self.path)) from None
-        self._created = []
-        return self.path
+        return commit_pending(self, move)
 
     def close(self) -> Path:
         return self.commit()
@@ -186,13 +183,7 @@ class PendingText:
             raise UserError(os_error_message(exc, self.path)) from None
 
     def commit(self) -> Path:
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise UserError(os_error_message(exc, self.path)) from None
-        self._created = []
-        return self.path
+        return commit_pending(self, lambda: os.replace(self.tmp, self.path))
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
