@@ -21,8 +21,9 @@ def _v2v(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def missing_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("cwd")
     missing = str(cwd / "missing.mp4")
-    plain = _v2v("extract", missing, "--kind", "pose", "--out", "x", cwd=cwd)
-    debug = _v2v("--debug", "extract", missing, "--kind", "pose", "--out", "x", cwd=cwd)
+    # the exact commands (extract's --kind defaults to pose)
+    plain = _v2v("extract", missing, "--out", "x", cwd=cwd)
+    debug = _v2v("--debug", "extract", missing, "--out", "x", cwd=cwd)
     return missing, plain, debug, cwd
 
 

@@ -82,7 +82,7 @@ def _validate(inputs: list[Path], out: Path, kind: str, overwrite: bool, fps: fl
 def extract(
     inputs: List[Path] = typer.Argument(..., metavar="INPUT...",
                                         help="Videos, folders of PNG/JPG frames, or images."),
-    kind: Kind = typer.Option(..., "--kind", "-k", help="What to extract: " + "; ".join(
+    kind: Kind = typer.Option("pose", "--kind", "-k", help="What to extract: " + "; ".join(
         f"{k.name}: {k.summary}" for k in KINDS.values()) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one clip dir per input."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing clip dirs."),
