@@ -121,6 +121,14 @@ def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
     assert rows[("copy", 1)]["person_psnr"] < 100 and rows[("copy", 1)]["ghost_l1"] > 0
     assert all("person_psnr" in r and "ghost_l1" in r for r in r1["rows"])
     assert "psnr_drift" not in rows[("model", 1)]  # long-video rows: the drift driver only
+    # the "other side": frames whose driver view differs from the first example's
+    from v2vtool.benchmark import other_side_frames
+
+    counts = [len(other_side_frames(Clip(synth_dataset / it["example_clip"]),
+                                    it["example_frames"], Clip(synth_dataset / it["driver_clip"]),
+                                    4)) for it in r1["per_identity"]]
+    assert r1["other_side"]["frames"] == sum(counts) == sum(
+        it["other_side_frames"] for it in r1["per_identity"])
     # drift: the long driver is generated (not cut by max_frames), model + baselines per K
     drift = r1["drift"]
     assert drift["frames"] == 8 and all(it["frames"] == 8 for it in drift["per_identity"])
@@ -133,6 +141,23 @@ def test_benchmark_protocol(synth_dataset, tiny_ckpt, tiny_keynet):
         assert min(q) <= r["psnr"] <= max(q)
     assert {it["driver_identity"] for it in drift["per_identity"]} <= set(
         json.loads((synth_dataset / "manifest.json").read_text())["identities"])
+
+
+def test_other_side_scores_only_the_listed_frames():
+    """The scorer's "other side" keys are PSNR / L1 over exactly the listed frames."""
+    from v2vtool.benchmark import _Scorer, _Sequence
+
+    truth = [np.full((8, 8, 3), 100, np.uint8) for _ in range(4)]
+    gen = [t.copy() for t in truth]
+    gen[2] = np.full((8, 8, 3), 110, np.uint8)  # only frame 2 is wrong
+    seq = _Sequence([[]] * 4, (8, 8), truth, [np.zeros((8, 8), np.uint8)] * 4,
+                    [np.zeros((25, 3), np.float32)] * 4)
+    rows = tuple(m for m in __import__("v2vtool.metrics.table", fromlist=["x"]).METRICS
+                 if m.name in ("psnr", "l1"))
+    out = _Scorer(None, None, other=[2, 3])(gen, seq, rows)
+    assert out["l1_other_side"] == pytest.approx(10 / 255 / 2, rel=1e-3)  # mean of frames 2, 3
+    assert out["l1"] == pytest.approx(10 / 255 / 4, rel=1e-3)
+    assert _Scorer(None, None)(gen, seq, rows).keys() == {"psnr", "l1"}
 
 
 def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypatch):

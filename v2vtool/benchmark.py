@@ -79,6 +79,25 @@ def columns(rows: tuple[Metric, ...] | None = None) -> list[Column]:
             for m in (rows if rows is not None else sequence_rows()) for c in m.columns]
 
 
+OTHER_SIDE = ("psnr", "l1")  # re-scored on the frames showing the side the first example hides
+
+
+def other_side_columns() -> list[Column]:
+    return [Column(f"{c.key}_other_side", f"{c.label}*", c.better)
+            for m in table.METRICS if m.name in OTHER_SIDE for c in m.columns]
+
+
+def other_side_frames(ex_clip: Clip, example_frames: list[int], drv_clip: Clip, n: int
+                      ) -> list[int]:
+    """Driver frames whose view (front / back / side, from the clips' meta) is not the view of
+    the first example (the K = 1 example): where a second example can help."""
+    ex_views, drv_views = ex_clip.meta.get("views"), drv_clip.meta.get("views")
+    if not ex_views or not drv_views:
+        return []
+    first = ex_views[example_frames[0]]
+    return [i for i in range(min(n, len(drv_views))) if drv_views[i] != first]
+
+
 def parse_k(text: str) -> list[int]:
     try:
         ks = sorted({int(x) for x in str(text).split(",") if x.strip()})
@@ -211,9 +230,19 @@ class _Scorer:
     estimator: object  # benchmark pose estimator or None
     lpips: object  # LPIPS model or None
 
+    other: list[int] | None = None  # frames of the sequence also scored as "other side"
+
     def __call__(self, frames: list[np.ndarray], seq: _Sequence, rows) -> dict:
-        return score_sequence(frames, seq.truth, seq.driving, self.estimator, self.lpips,
-                              masks=seq.masks, rows=rows)
+        out = score_sequence(frames, seq.truth, seq.driving, self.estimator, self.lpips,
+                             masks=seq.masks, rows=rows)
+        if self.other:
+            part = [m for m in table.METRICS if m.name in OTHER_SIDE]
+            sub = score_sequence([frames[i] for i in self.other],
+                                 [seq.truth[i] for i in self.other],
+                                 [seq.driving[i] for i in self.other], None, None,
+                                 masks=[seq.masks[i] for i in self.other], rows=tuple(part))
+            out.update({f"{k}_other_side": v for k, v in sub.items()})
+        return out
 
 
 def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], seq: _Sequence,
@@ -313,16 +342,21 @@ def evaluate_generator(generator: torch.nn.Module, config, dataset: str | os.Pat
         n = len(drv_clip) if max_frames is None else min(max_frames, len(drv_clip))
         seq = _sequence(config, dataset, it["identity"],
                         [[main_person(f)] for f in drv_clip.keypoints[:n]], drv_clip.size)
+        scorer.other = other_side_frames(ex_clip, it["example_frames"], drv_clip, n)
         rows = {("truth", 0): scorer(seq.truth, seq, sequence_rows())}
         rows.update(_run_methods(generator, config, ex_clip, it["example_frames"], seq, ks,
                                  seed, baselines, scorer, sequence_rows(),
                                  lambda s: say(f"{it['identity']} {s}"), fast))
-        per_item.append({**it, "frames": n, "scores": [
+        per_item.append({**it, "frames": n, "other_side_frames": len(scorer.other), "scores": [
             {"method": m, "k": k, **v} for (m, k), v in rows.items()]})
+    scorer.other = None
     res = {"format": FORMAT, "dataset": str(dataset), "seed": seed, "ks": ks,
            "size": list(cfg.size), "pose_reference_height": REFERENCE_HEIGHT,
            "pose_estimator": None if estimator is None else "keynet",
            "rows": aggregate(per_item), "per_identity": per_item, "skipped": skipped,
+           # the frames showing the side the first (K = 1) example does not
+           "other_side": {"frames": sum(it["other_side_frames"] for it in per_item),
+                          "rows": aggregate(per_item, other_side_columns())},
            "fast_path": fast_path(next(generator.parameters()).device, amp, "auto", compile,
                                   cfg.height * cfg.width).describe()}
     if drift_frames:
@@ -438,6 +472,12 @@ def print_benchmark(res: dict, console) -> None:
         f"{res['pose_reference_height']} px "
         "height, miss = missing-joint rate; person = PSNR inside the true person mask, ghost "
         "= L1 outside it (dilated)", res["rows"], columns()))
+    other = res.get("other_side")
+    if other and other["frames"]:
+        console.print(_table(
+            f"the other side ({other['frames']} frames)", "* = on the driver frames whose "
+            "view (front / back / side) differs from the first example's: what a second "
+            "example is for", other["rows"], other_side_columns()))
     drift = res.get("drift")
     if drift:
         cols = columns(drift_rows())
