@@ -168,6 +168,7 @@ def test_gradients_reach_selection_refinement_and_previous_frame_nets():
     gen = make(tiny(), train=True)
     out = gen(**inputs(k=2, t=2))
     (out.image.square().mean() + out.warped_ref.mean() + out.ref_mask.mean()).backward()
+    assert len(gen.blocks[-1].combine) == 1  # H sees the examples' composite (blend: prev via eq. 11)
     for module in (gen.example_warp.select, gen.example_warp.refine.flow_head,
                    gen.example_warp.refine.mask_head, gen.flow_prev.flow_head,
                    gen.flow_prev.mask_head, gen.blocks[-1].combine):

@@ -105,9 +105,11 @@ class FewShotGenerator(nn.Module):
         style_dim = 0 if weightgen else cfg.style_dim
         sem_ch = c + (style_dim if cfg.appearance == "concat" else 0)
         self.prior = cfg.keypoint_prior
-        # H sees the warped frames (SPADE modulation) in spade_combine, and always with the prior
-        conditioned = cfg.composition == "spade_combine" or self.prior
-        n_combine = (1 + int(cfg.warp_ref)) if conditioned else 0
+        # H sees warped frames as SPADE modulation: both (previous frame, examples) in
+        # spade_combine; with the prior and eq. 11 blending, the examples' composite only (the
+        # previous frame enters through the blend)
+        self.combine_prev = cfg.composition == "spade_combine"
+        n_combine = int(self.combine_prev) + int(cfg.warp_ref and (self.combine_prev or self.prior))
         self.blocks = nn.ModuleList()
         self.levels = list(range(n, -1, -1))  # coarsest -> finest
         for lvl in self.levels:
@@ -270,8 +272,9 @@ class FewShotGenerator(nn.Module):
         combine = []
         if self.blocks[-1].combine:
             n_comb = max(cfg.n_adaptive_layers, 1) - 1
-            combine.append(pyramid(torch.cat([warped_prev, mask], 1), n_comb)
-                           if warped_prev is not None else None)
+            if self.combine_prev:
+                combine.append(pyramid(torch.cat([warped_prev, mask], 1), n_comb)
+                               if warped_prev is not None else None)
             if warped_ref is not None:
                 combine.append(pyramid(torch.cat([warped_ref, ref_mask], 1), n_comb))
         raw = self._synthesize(semantic, appearance, combine)
