@@ -2,24 +2,31 @@
 
 Two phases shared by training and synthesis:
 
-* ``prepare(examples (B,K,3,H,W), example_semantics (B,K,C,H,W)) -> ExampleState``: runs E_F
-  on every example and E_A's key net once per video; for K = 1 or ``aggregation="average"``
-  the appearance (E_P's generated SPADE weights, or the baselines' style vector) does not
-  depend on the frame and is cached too.
-* ``step(state, s_t (B,C,H,W), prev_images (B,P,3,H,W)|None, prev_semantics (B,P,C,H,W)|None)
-  -> StepOutput``: E_A attention (K > 1), E_P, the flow/mask nets W/M for the previous frame
-  and for the most-attended example (warp_ref), H, and the composition:
+* ``prepare(examples (B,K,3,H,W), example_semantics (B,K,C,H,W), example_keypoints
+  (B,K,J,3)|None, background (B,K,2,3)|None) -> ExampleState``: runs E_F on every example and
+  E_A's key net once per video; for K = 1 or ``aggregation="average"`` the appearance (E_P's
+  generated SPADE weights, or the baselines' style vector) does not depend on the frame and is
+  cached too; with the keypoint prior, the examples' warp stacks and background plate.
+* ``step(state, s_t (B,C,H,W), prev_images (B,P,3,H,W)|None, prev_semantics (B,P,C,H,W)|None,
+  keypoints (B,J,3)|None, prev_keypoints (B,J,3)|None) -> StepOutput``: E_A attention (K > 1),
+  E_P, the flow/mask nets W/M for the previous frame and for the examples, H, and the
+  composition:
     blend (eq. 11):  h'_t = (1 - m_e) warp(e, w_e) + m_e h_t;   x_t = (1 - m_t) warp(x_{t-1}, w_t) + m_t h'_t
     spade_combine:   [warp(x_{t-1}), m_t] and [warp(e), m_e] are extra SPADE modulations of the
                      finest ``n_adaptive_layers`` blocks; x_t = h_t.
+  With ``flow_prior="keypoints"`` (kinds with keypoints) both flows start from the analytic
+  keypoint prior (semantics/prior.py) and W predicts residuals; every example is warped and
+  chosen per pixel with a background plate (models/example_warp.py, warp(e, w_e) above is that
+  composite); H is conditioned on it (spade_combine's modulation) before the blend.
 * ``forward(...)`` = prepare + autoregressive steps over T (previous output detached).
 
 Appearance switches (paper Table 1): weightgen (ours: E_P generates the SPADE branch weights
 of the finest ``n_adaptive_layers`` blocks), encoder (style vector -> H's input), concat (style
 vector broadcast + concatenated to every SPADE branch's semantic map), adain (AdaIN after each
 SPADE norm). Aggregation over K: attention (E_A) | average.
-The warped example (warp_ref) is the one with the largest summed attention; with average
-aggregation (no attention) the one whose pooled semantic map is closest (L1) to s_t; K = 1: e_1.
+Without the prior the warped example (warp_ref) is the one with the largest summed attention;
+with average aggregation (no attention) the one whose pooled semantic map is closest (L1) to
+s_t; K = 1: e_1. With the prior, ref_index is the example with the largest selected area.
 ``attention`` is None for K = 1 and for average aggregation.
 With ``n_prev_frames`` = P > 1 the flow net sees all P previous frames (images + semantics) and
 warps the most recent one; fewer than P given frames are padded by repeating the oldest.
@@ -39,14 +46,14 @@ from v2vtool.errors import UserError
 from v2vtool.models.attention import ExampleAttention
 from v2vtool.models.contract import ExampleState, SequenceOutput, StepOutput
 from v2vtool.models.encoder import ExampleEncoder, StyleHead
-from v2vtool.models.example_warp import ExampleSources, ExampleWarp
+from v2vtool.models.example_warp import ExampleWarp
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act, channels, pyramid, sn_conv
-from v2vtool.semantics.kinds import get_kind
-from v2vtool.semantics.prior import PriorFlow
 from v2vtool.models.spade import SpadeResBlock
 from v2vtool.models.warp import warp
 from v2vtool.models.weightgen import WeightGenerator
+from v2vtool.semantics.kinds import get_kind
+from v2vtool.semantics.prior import PriorFlow
 
 log = logging.getLogger(__name__)
 
