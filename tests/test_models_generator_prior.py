@@ -226,3 +226,24 @@ def test_fill_holes_keeps_known_pixels_and_fills_from_neighbours():
     assert torch.equal(out * known, ramp * known)
     hole = out[..., 10:20, 10:20]
     assert hole.min() >= ramp.min() and hole.max() <= ramp.max() and hole.std() > 0
+
+
+def test_face_model_runs_on_the_face_prior():
+    """kind face: 68 landmarks, a 1-channel sketch; the piecewise-affine prior drives the flows."""
+    from v2vtool.semantics.face import face_template
+
+    f = torch.tensor(face_template()[:68] * [1.0, -1.0] * 14 + 32, dtype=torch.float32)
+    face = torch.cat([f, torch.ones(68, 1)], 1)
+    moved = face.clone()
+    moved[:, 0] += 3  # the target's face is 3 px further right
+    gen = make(tiny(kind="face"), train=True)
+    g = torch.Generator().manual_seed(0)
+    out = gen(torch.rand(1, 2, 3, H, W, generator=g) * 2 - 1, torch.rand(1, 2, 1, H, W, generator=g),
+              torch.rand(1, 2, 1, H, W, generator=g), example_keypoints=face.expand(1, 2, 68, 3),
+              keypoints=moved.expand(1, 2, 68, 3))
+    assert out.image.shape == (1, 2, 3, H, W) and torch.isfinite(out.image).all()
+    assert out.selection.shape == (1, 2, 3, H, W)
+    nose = (int(moved[30, 1]), int(moved[30, 0]))  # inside the face: the prior moves 3 px back
+    assert float(out.ref_flow[0, 0, 0, nose[0], nose[1]].detach()) == pytest.approx(-3.0, abs=0.1)
+    out.image.mean().backward()
+    assert gen.example_warp.refine.flow_head.weight.grad is not None
