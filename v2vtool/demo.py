@@ -55,7 +55,8 @@ def run_demo(out: str | os.PathLike, checkpoint: str | os.PathLike | None = None
     """Synthesize the shipped driver for K=1 and K=2, score both, write DIR/metrics.json.
 
     Writes demo_k1.mp4, demo_k2.mp4, demo_side_by_side.mp4 (K=2: semantics | chosen example |
-    output), attention_k2.mp4 (attention over the two examples per frame) and metrics.json.
+    output), attention_k2.mp4 (which example each output pixel comes from, per frame) and
+    metrics.json.
     Returns the metrics dict that went into metrics.json. `weights`: a folder laid out like
     weights/ (default/ + keypoints/) to use instead of the shipped one.
     """

@@ -51,8 +51,9 @@ def synthesize_cmd(
     side_by_side: bool = typer.Option(False, "--side-by-side",
                                       help="Driver semantics | chosen example | output."),
     attention_maps: Optional[Path] = typer.Option(
-        None, "--attention-maps", help="Write attention over the K examples per frame: a "
-                                       "video (.mp4) or a PNG folder."),
+        None, "--attention-maps", help="Write which example each output pixel comes from "
+                                       "(keypoint-prior models; else the attention over the K "
+                                       "examples) per frame: a video (.mp4) or a PNG folder."),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget",
                                   help="Normalise the driver's body / face to the target's."),
     finetune: int = typer.Option(0, "--finetune", min=0,
