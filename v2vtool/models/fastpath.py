@@ -195,12 +195,13 @@ class CompiledStep:
     def first_call_seconds(self) -> float | None:
         return sum(self.first_calls.values()) if self.first_calls else None
 
-    def __call__(self, state, semantic, prev_images=None, prev_semantics=None):
+    def __call__(self, state, semantic, prev_images=None, prev_semantics=None, *args, **kwargs):
+        # *args / **kwargs: whatever else `step` takes (keypoints for the prior), passed as given
         case = (getattr(state, "k", None), prev_images is None)
         if case in self.first_calls:
-            return self.fn(state, semantic, prev_images, prev_semantics)
+            return self.fn(state, semantic, prev_images, prev_semantics, *args, **kwargs)
         t0 = time.perf_counter()
-        out = self.fn(state, semantic, prev_images, prev_semantics)
+        out = self.fn(state, semantic, prev_images, prev_semantics, *args, **kwargs)
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.synchronize()
         self.first_calls[case] = time.perf_counter() - t0
