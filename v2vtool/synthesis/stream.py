@@ -176,6 +176,7 @@ class Synthesizer:
         self.retargeted = False  # set by run(): whether a retargeting map was applied
         self.background_aligned = False  # set by run(): examples share the driver's camera
         self.background = None  # set by run(): (K, 2, 3) output px -> example px, or None
+        self.view = None  # set by run(): the View (driver px -> model frame) of this driver
         if finetune > 0:
             from v2vtool.synthesis.finetune import finetune_on_examples
 
@@ -262,6 +263,7 @@ class Synthesizer:
         good = [f for f, held in head if not held]
         src_size = driver_size or (size if spec.keypoints else _size_of(head[0][0]))
         fit = make_fit(cfg.kind, self.data, src_size, size, good if spec.keypoints else None)
+        self.view = fit
         state = self._state_for(fit, src_size)
         mapper = None
         if retarget and spec.keypoints:
