@@ -76,7 +76,8 @@ def test_prior_warp_is_the_untrained_generator_with_its_masks_shut(synth_dataset
     assert synth.background is not None  # frames of one clip: one camera
     base = prior_warp_frames(synth.examples.images,
                              [main_person(f).pose for f in synth.examples.keypoints], poses,
-                             background=synth.background)
+                             background=synth.background, people=synth.examples.people,
+                             plate=synth.plate)
     for a, b in zip(ours, base):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 

@@ -16,7 +16,7 @@ from tests.test_models_generator import H, W, tiny
 
 METHODS = ("prepare", "step", "forward", "finetune_parameters")
 STEP_FIELDS = ["image", "raw", "flow", "mask", "warped_prev", "ref_flow", "ref_mask",
-               "warped_ref", "attention", "ref_index", "selection"]
+               "warped_ref", "attention", "ref_index", "selection", "confidence"]
 
 
 def test_output_fields_are_the_contract():

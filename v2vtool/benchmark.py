@@ -262,7 +262,8 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
         images = [ex_clip.frame(i) for i in idx]
         kps = [ex_clip.keypoints[i] for i in idx]
         torch.manual_seed(seed)
-        synth = Synthesizer(generator, config, images, kps, seed=seed, **(fast or {}))
+        synth = Synthesizer(generator, config, images, kps, seed=seed, **(fast or {}),
+                            example_masks=[ex_clip.mask(i) for i in idx])
         gen = [f.image for f in synth.run(seq.frames, driver_size=seq.size, retarget=False)]
         out[("model", k)] = scorer(gen, seq, rows)
         if not baselines:
@@ -282,8 +283,9 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
                 for j, d in zip(near, seq.driving)]
         out[("copy", k)] = scorer(copy, seq, rows)
         out[("limb-warp", k)] = scorer(warp, seq, rows)
-        out[("prior-warp", k)] = scorer(prior_warp_frames(ex_img, ex_pose, seq.driving,
-                                                          background=bg), seq, rows)
+        out[("prior-warp", k)] = scorer(prior_warp_frames(
+            ex_img, ex_pose, seq.driving, background=bg, people=synth.examples.people,
+            plate=synth.plate), seq, rows)
     return out
 
 

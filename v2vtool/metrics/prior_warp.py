@@ -24,11 +24,15 @@ def _uint8(x: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def prior_warp_frames(examples: list[np.ndarray], example_keypoints: list[np.ndarray],
                       driving: list[np.ndarray], kind: str = "pose",
-                      background: np.ndarray | None = None) -> list[np.ndarray]:
+                      background: np.ndarray | None = None,
+                      people: list[np.ndarray] | None = None,
+                      plate: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
     """examples: K x (H, W, 3) uint8; example_keypoints / driving: (J, 3) arrays in their frame's
     pixels (the kind's prior layout); background: (K, 2, 3) output px -> example px of the
-    static scene (the synthesizer's `background`), or None -> one (H, W, 3) uint8 frame per
-    driving pose."""
+    static scene (the synthesizer's `background`), or None; people: K x (H, W) bool the
+    examples' own person and plate: (image (H, W, 3) uint8, seen (H, W) bool) the scene behind
+    them (the synthesizer's `examples.people` / `plate`; None: keypoints only, push-pull
+    plate) -> one (H, W, 3) uint8 frame per driving pose."""
     spec = get_kind(kind)
     h, w = examples[0].shape[:2]
     images = torch.stack([to_tensor_image(e) for e in examples])[None]  # (1, K, 3, H, W)
@@ -36,7 +40,12 @@ def prior_warp_frames(examples: list[np.ndarray], example_keypoints: list[np.nda
     flat = kp.flatten(0, 1)
     occ = spec.prior(flat, flat[:, None], h, w).occupancy[None]  # (1, K, 1, H, W)
     bg = None if background is None else torch.from_numpy(np.asarray(background, np.float32))[None]
-    sources = ExampleWarp.prepare(images, torch.zeros(1, len(examples), 0, h, w), kp, occ, bg)
+    masks = (None if people is None else
+             torch.from_numpy(np.stack(people).astype(np.float32))[None, :, None])
+    plate_t = (None if plate is None else torch.cat([
+        to_tensor_image(plate[0]), torch.from_numpy(plate[1][None].astype(np.float32))])[None])
+    sources = ExampleWarp.prepare(images, torch.zeros(1, len(examples), 0, h, w), kp, occ, bg,
+                                  masks, plate_t)
     out = []
     for pose in driving:
         target = torch.from_numpy(np.asarray(pose, np.float32))[None]

@@ -6,7 +6,8 @@ of it. `build_generator(cfg)` (models/build.py) is the one place a generator is 
 `save_generator` / `load_generator` (models/checkpoint.py) the one place it is stored.
 
     state = g.prepare(examples (B,K,3,H,W) [-1,1], example_semantics (B,K,C,H,W) [0,1],
-                      example_keypoints (B,K,J,3)|None, background (B,K,2,3)|None)
+                      example_keypoints (B,K,J,3)|None, background (B,K,2,3)|None,
+                      example_masks (B,K,1,H,W)|None, plate (B,4,H,W)|None)
     out = g.step(state, s_t (B,C,H,W), prev_images (B,P,3,H,W)|None, prev_semantics|None,
                  keypoints (B,J,3)|None, prev_keypoints (B,J,3)|None)
     seq = g(examples, example_semantics, semantics (B,T,C,H,W), ...,
@@ -73,6 +74,9 @@ class StepOutput:
     # keypoint prior: per-pixel weights over the K warped examples + the background plate
     # (B, K + 1, H, W), summing to 1; the most selected example is ref_index
     selection: torch.Tensor | None = None
+    # keypoint prior: (B, 1, H, W) in [0, 1], where the prior trusts the composite; the image
+    # is confidence * warped_ref + (1 - confidence) * (the learned composition)
+    confidence: torch.Tensor | None = None
 
 
 @dataclass
@@ -92,6 +96,7 @@ class SequenceOutput:
     attention: torch.Tensor | None = None
     ref_index: torch.Tensor | None = None
     selection: torch.Tensor | None = None
+    confidence: torch.Tensor | None = None
     has_prev: torch.Tensor | None = None  # (T,) bool
 
     @classmethod
@@ -118,10 +123,13 @@ class Generator(Protocol):
 
     def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor,
                 example_keypoints: torch.Tensor | None = None,
-                background: torch.Tensor | None = None) -> ExampleState:
+                background: torch.Tensor | None = None,
+                example_masks: torch.Tensor | None = None,
+                plate: torch.Tensor | None = None) -> ExampleState:
         """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W),
         example_keypoints (B, K, J, 3), background (B, K, 2, 3) target px -> example px of the
-        static scene (None: in the same place) -> state."""
+        static scene (None: in the same place), example_masks (B, K, 1, H, W) the examples'
+        person segmentation, plate (B, 4, H, W) the scene behind them (RGB + seen) -> state."""
         ...
 
     def step(self, state: ExampleState, semantic: torch.Tensor,
@@ -138,7 +146,9 @@ class Generator(Protocol):
                 prev_semantics: torch.Tensor | None = None,
                 example_keypoints: torch.Tensor | None = None,
                 keypoints: torch.Tensor | None = None,
-                prev_keypoints: torch.Tensor | None = None) -> SequenceOutput:
+                prev_keypoints: torch.Tensor | None = None,
+                example_masks: torch.Tensor | None = None,
+                plate: torch.Tensor | None = None) -> SequenceOutput:
         """T frames autoregressively (training): prepare + step per frame, each output fed
         back detached as the next previous frame."""
         ...

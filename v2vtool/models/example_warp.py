@@ -2,10 +2,13 @@
 "keypoints"``): the example branch of the paper's warp_ref, made to re-pose.
 
 Per video (``prepare``): each example k becomes a source stack [e_k, s_ek, m_ek] (image, its
-semantic map, its person mask: its soft body mask from its keypoints, thresholded and dilated a
-little), and the first example also gives the background plate: e_1 with its person mask filled
-in from the surrounding background (push-pull fill), so background pixels have a source that
-does not show the example's body (no ghost).
+semantic map, its person mask: the silhouette the caller gives (`data/plate.person_mask`: a
+segmentation plus the skeleton's strokes), else its soft body mask from its keypoints,
+thresholded). The background plate is
+the scene behind the people: callers with host images pass it (``data/plate.py``: the scene from
+the first example that shows each pixel, the rest inpainted, plus a channel saying which pixels
+were seen); without one, e_1 with its person filled in by push-pull. Either way background
+pixels get a source that does not show an example's body (no ghost).
 
 Per frame (``forward``), with P_k the prior flows target -> example k (``semantics/prior.py``):
   1. candidates: W_k = warp(stack_k, P_k) for every example, plus the plate;
@@ -19,8 +22,15 @@ Per frame (``forward``), with P_k the prior flows target -> example k (``semanti
      the mask m_e; every example is resampled once with the composed flow
      F_k(p) = dw(p) + P_k(p + dw(p)) (no double interpolation), the plate with dw;
      warped_ref = sum_k sel_k(p + dw) warp(e_k, F_k) + sel_plate(p + dw) warp(plate, dw).
-The residual flow head starts at zero and the mask at m_e ~ 0.12, so an untrained model already
+The residual flow head starts at zero and the mask at m_e ~ 0.05, so an untrained model already
 outputs the prior-warped examples (paper notes: start at the prior).
+
+Confidence: where the composite comes from a source the prior trusts — an example whose part is
+present, fitted without a mirror and with a small residual, or a plate pixel the examples show —
+the warped pixels are right as they are, and learned layers trained on other footage can only
+blur them. ``confidence`` (B, 1, H, W) is the selection-weighted trust of the chosen sources; the
+generator keeps the composite there and lets its learned parts act only on the rest (seams,
+occlusions, missing or mirrored parts, inpainted background).
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from v2vtool.data.plate import PERSON_MARGIN
 from v2vtool.models.flow import FlowMaskNet
 from v2vtool.models.layers import act
 from v2vtool.semantics.prior import POSE_CUES, PriorFlow, affine_flow
@@ -67,10 +78,12 @@ class ExampleSources:
     """What ``ExampleWarp.prepare`` caches per video."""
 
     stack: torch.Tensor  # (B, K, 3 + C + 1, H, W): e_k, s_ek, m_ek (its person mask, {0, 1})
-    plate: torch.Tensor  # (B, 3, H, W): e_1 with its person filled in (the background), moved
-    # to where the target frame sees the static scene when `background` is given
+    plate: torch.Tensor  # (B, 3, H, W): the scene behind the people, where the target frame
+    # sees it
     keypoints: torch.Tensor  # (B, K, J, 3) example keypoints in model pixels
     background: torch.Tensor | None = None  # (B, K, 2, 3) target px -> example px, static scene
+    known: torch.Tensor | None = None  # (B, 1, H, W) 1 where the plate shows seen scene, 0 where
+    # it is filled in (None: 1 - the first example's person)
 
 
 @dataclass
@@ -81,6 +94,7 @@ class ExampleWarpOutput:
     residual: torch.Tensor  # dw (B, 2, H, W)
     selection: torch.Tensor  # (B, K + 1, H, W) per-pixel weights (K examples, then the plate)
     ref_index: torch.Tensor  # (B,) long: the example with the largest selected area
+    confidence: torch.Tensor  # (B, 1, H, W) in [0, 1]: how far the prior trusts the composite
 
 
 class SelectionNet(nn.Module):
@@ -111,20 +125,31 @@ class ExampleWarp(nn.Module):
 
     @staticmethod
     def prepare(examples: torch.Tensor, semantics: torch.Tensor, keypoints: torch.Tensor,
-                occupancy: torch.Tensor, background: torch.Tensor | None = None
+                occupancy: torch.Tensor, background: torch.Tensor | None = None,
+                masks: torch.Tensor | None = None, plate: torch.Tensor | None = None
                 ) -> ExampleSources:
         """examples (B, K, 3, H, W), semantics (B, K, C, H, W), keypoints (B, K, J, 3),
         occupancy (B, K, 1, H, W) each example's own soft body mask; background (B, K, 2, 3)
         where each example shows the target's static scene (target px -> example px; None: in
-        the same place, as in training, where examples and targets share one crop)."""
+        the same place, as in training, where examples and targets share one crop); masks
+        (B, K, 1, H, W) the examples' person silhouettes (None: their keypoint bodies); plate
+        (B, 4, H, W): the scene behind the people in the target's frame (RGB in [-1, 1]) + 1
+        where it was seen, 0 where filled in (`data/plate.py`; None: push-pull from e_1)."""
         b, k, _, h, w = examples.shape
-        person = dilate((occupancy.flatten(0, 1) > 0.05).to(examples.dtype),
-                        max(1, round(0.03 * h))).unflatten(0, (b, k))
-        plate = fill_holes(examples[:, 0], 1 - person[:, 0])
-        if background is not None:
-            plate = warp(plate, affine_flow(background[:, 0], h, w))
+        # the silhouette: the caller's (`data/plate.person_mask`), else the keypoint body (bone
+        # capsules, wider than a body)
+        person = (masks > 0.5) if masks is not None else (occupancy > 0.05)
+        person = person.to(examples.dtype)
+        if plate is not None:
+            plate, known = plate[:, :3].to(examples.dtype), plate[:, 3:].to(examples.dtype)
+        else:  # the first example's scene, its person grown by a margin filled by push-pull
+            known = 1 - dilate(person[:, 0], max(1, round(PERSON_MARGIN * h)))
+            plate = fill_holes(examples[:, 0], known)
+            if background is not None:
+                to_example = affine_flow(background[:, 0], h, w)
+                plate, known = warp(plate, to_example), warp(known, to_example)
         return ExampleSources(torch.cat([examples, semantics, person], 2), plate, keypoints,
-                              background)
+                              background, known)
 
     def forward(self, sources: ExampleSources, semantic: torch.Tensor, prior: PriorFlow
                 ) -> ExampleWarpOutput:
@@ -143,8 +168,12 @@ class ExampleWarp(nn.Module):
         scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H/2, W/2)
         learned = torch.cat([scores[:, :, 0], scores[:, :, 1].mean(1, keepdim=True)], 1)
         logits = prior_logits(shared[:, -1:], prior.cues, cand_lo[:, :, -1:]) + learned
+        sel_lo = torch.softmax(logits.float(), dim=1)
         logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
         sel = torch.softmax(logits, dim=1).to(semantic.dtype)
+        confidence = F.interpolate(source_trust(
+            sel_lo, prior.cues, F.avg_pool2d(sources.known.float(), 2), shared[:, -1:],
+            cand_lo[:, :, -1:]), size=(h, w), mode="bilinear", align_corners=False)
         composite = compose(sel, cand, sources.plate)  # (B, ch, H, W) image, semantics, mask
         residual, mask = self.refine(torch.cat([semantic, occ, composite], 1))
         # resample every example once with the composed flow F_k = dw + P_k(p + dw)
@@ -152,10 +181,11 @@ class ExampleWarp(nn.Module):
                                          ).unflatten(0, (b, k))
         images = warp(sources.stack[:, :, :3].flatten(0, 1), total.flatten(0, 1)).unflatten(0, (b, k))
         sel = warp(sel, residual)
+        confidence = warp(confidence, residual)
         image = compose(sel, images, warp(sources.plate, residual))
         ref_index = sel[:, :k].sum(dim=(2, 3)).argmax(1)
         flow = total[torch.arange(b, device=total.device), ref_index]
-        return ExampleWarpOutput(image, mask, flow, residual, sel, ref_index)
+        return ExampleWarpOutput(image, mask, flow, residual, sel, ref_index, confidence)
 
 
 def candidates(sources: ExampleSources, flows: torch.Tensor) -> torch.Tensor:
@@ -164,18 +194,54 @@ def candidates(sources: ExampleSources, flows: torch.Tensor) -> torch.Tensor:
     return warp(sources.stack.flatten(0, 1), flows.flatten(0, 1)).unflatten(0, (b, k))
 
 
+def body_evidence(occupancy: torch.Tensor, person: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each candidate shows the target's body and where it shows a ghost: occupancy
+    (B, 1, h, w) the target's keypoint body, person (B, K, 1, h, w) each example's own
+    silhouette warped to the target -> (body, ghost), each (B, K, h, w) in [0, 1].
+    Body: the target has body there and the example's warped silhouette does too (a part's
+    region is a capsule around its bones; where the capsule carries the example's background
+    along, the plate shows the scene instead: no halo around re-posed limbs). Ghost: off the
+    target's body a pixel follows the background flow, so an example's person seen there is that
+    example's own person on the target's background."""
+    occ, person = occupancy.float(), person[:, :, 0].float()
+    return occ * person, person * (1 - occ)
+
+
 def prior_logits(occupancy: torch.Tensor, cues: torch.Tensor, person: torch.Tensor
                  ) -> torch.Tensor:
     """The fixed selection logits (B, K + 1, h, w) that start the model at the prior: body
-    pixels from the examples whose parts fit without a mirror, background from the plate, and
-    never an example's own person where the target has background. occupancy (B, 1, h, w) the
-    target's body; cues (B, K, POSE_CUES, h, w) the prior's; person (B, K, 1, h, w) each
-    example's warped person mask (all at the selection's half resolution)."""
-    occ, cues = occupancy.float(), cues.float()
-    body = (OCCUPANCY_LOGIT * (occ - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
-            - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2]
-            - GHOST_LOGIT * person[:, :, 0].float() * (1 - occ))
-    return torch.cat([body, -OCCUPANCY_LOGIT * (occ - 0.5)], 1)
+    pixels from the examples that show their person there with the part present and fitted
+    without a mirror, everything else from the plate, and never an example's own person where
+    the target has background (a ghost). occupancy (B, 1, h, w) the target's body; cues
+    (B, K, POSE_CUES, h, w) the prior's (reflected, fit residual, part missing); person
+    (B, K, 1, h, w) each example's own person warped to the target (all at the selection's half
+    resolution)."""
+    cues = cues.float()
+    body, ghost = body_evidence(occupancy, person)
+    logits = (OCCUPANCY_LOGIT * (body - 0.5) - REFLECTED_LOGIT * cues[:, :, 0]
+              - RESIDUAL_LOGIT * cues[:, :, 1] - MISSING_LOGIT * cues[:, :, 2]
+              - GHOST_LOGIT * ghost)
+    return torch.cat([logits, -OCCUPANCY_LOGIT * (body.amax(1, keepdim=True) - 0.5)], 1)
+
+
+def source_trust(selection: torch.Tensor, cues: torch.Tensor, known: torch.Tensor,
+                 occupancy: torch.Tensor, person: torch.Tensor) -> torch.Tensor:
+    """How far the prior trusts each pixel of the composite: selection (B, K + 1, h, w) over
+    the K examples and the plate, cues (B, K, POSE_CUES, h, w) (reflected, residual, missing),
+    known (B, 1, h, w) the plate's seen scene, occupancy / person as in `prior_logits` ->
+    (B, 1, h, w) in [0, 1]. An example is trusted where its warped silhouette agrees with the
+    target's body (its person on the body, its background off it) and its part is present,
+    fitted without a mirror and with a small residual; the plate where it shows scene an example
+    saw (not an inpainted guess)."""
+    k = cues.shape[1]
+    cues = cues.float()
+    body, ghost = body_evidence(occupancy, person)
+    agree = body + (1 - occupancy.float()) - ghost  # person on the body, scene off it
+    trust = ((1 - cues[:, :, 0]) * (1 - cues[:, :, 1].clamp(0, 1)) * (1 - cues[:, :, 2])
+             * agree)
+    return ((selection[:, :k] * trust).sum(1, keepdim=True)
+            + selection[:, k:] * known.float()).clamp(0, 1)
 
 
 def compose(selection: torch.Tensor, cand: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:

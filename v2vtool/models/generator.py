@@ -17,7 +17,11 @@ Two phases shared by training and synthesis:
   With ``flow_prior="keypoints"`` (kinds with keypoints) both flows start from the analytic
   keypoint prior (semantics/prior.py) and W predicts residuals; every example is warped and
   chosen per pixel with a background plate (models/example_warp.py, warp(e, w_e) above is that
-  composite); H is conditioned on it (spade_combine's modulation) before the blend.
+  composite); H is conditioned on it (spade_combine's modulation) before the blend. Last,
+  where the prior trusts the composite (confidence c: a present, unmirrored, well-fitted part of
+  a chosen example, or background the examples saw) it is kept as it is:
+  x_t <- c warp(e, w_e) + (1 - c) x_t, so the learned parts act on seams, occlusions, missing or
+  mirrored parts and inpainted background, and cannot blur what the warp already has right.
 * ``forward(...)`` = prepare + autoregressive steps over T (previous output detached).
 
 Appearance switches (paper Table 1): weightgen (ours: E_P generates the SPADE branch weights
@@ -177,12 +181,16 @@ class FewShotGenerator(nn.Module):
 
     def prepare(self, examples: torch.Tensor, example_semantics: torch.Tensor,
                 example_keypoints: torch.Tensor | None = None,
-                background: torch.Tensor | None = None) -> ExampleState:
+                background: torch.Tensor | None = None,
+                example_masks: torch.Tensor | None = None,
+                plate: torch.Tensor | None = None) -> ExampleState:
         """examples (B, K, 3, H, W) in [-1, 1], example_semantics (B, K, C, H, W),
         example_keypoints (B, K, J, 3) in model pixels (needed with flow_prior=keypoints);
         background (B, K, 2, 3): where each example shows the target frames' static scene
         (target px -> example px), when examples and driver share a camera; None: in the same
-        place (training: one crop for the whole sample) -> state."""
+        place (training: one crop for the whole sample); example_masks (B, K, 1, H, W) the
+        examples' person segmentation, plate (B, 4, H, W) the scene behind them + where it was
+        seen (`data/plate.py`; both optional, keypoint prior only) -> state."""
         self._check("examples", examples, 5, 3)
         self._check("example_semantics", example_semantics, 5, self.cfg.semantic_nc)
         b, k = examples.shape[:2]
@@ -202,7 +210,8 @@ class FewShotGenerator(nn.Module):
             occ = get_kind(self.cfg.kind).prior(flat, flat[:, None], self.cfg.height,
                                                 self.cfg.width).occupancy.unflatten(0, (b, k))
             sources = self.example_warp.prepare(examples, example_semantics, kp,
-                                                occ.to(examples.dtype), background)
+                                                occ.to(examples.dtype), background,
+                                                example_masks, plate)
         return ExampleState(examples, example_semantics, feats, keys, appearance,
                             small.unflatten(0, (b, k)), sources)
 
@@ -263,13 +272,13 @@ class FewShotGenerator(nn.Module):
                     [semantic, sems.flatten(1, 2), images.flatten(1, 2), occ], 1))
                 flow = residual + warp(p_flow, residual)  # F(p) = dw(p) + P(p + dw(p))
             warped_prev = warp(prev_images[:, -1], flow)
-        ref_flow = ref_mask = warped_ref = selection = None
+        ref_flow = ref_mask = warped_ref = selection = confidence = None
         if self.example_warp is not None:
             k = state.k
             ew = self.example_warp(state.sources, semantic,
                                    PriorFlow(prior.flow[:, :k], prior.occupancy, prior.cues[:, :k]))
             ref_flow, ref_mask, warped_ref = ew.flow, ew.mask, ew.image
-            selection, ref_index = ew.selection, ew.ref_index
+            selection, ref_index, confidence = ew.selection, ew.ref_index, ew.confidence
         elif self.flow_ref is not None:
             ref_img = state.examples[batch, ref_index]
             ref_sem = state.example_semantics[batch, ref_index]
@@ -294,8 +303,11 @@ class FewShotGenerator(nn.Module):
                 image = (1 - mask) * warped_prev + mask * image  # eq. 11
         else:
             image = raw
+        if confidence is not None:  # the prior's trusted pixels stay the warped composite
+            confidence = confidence.to(image.dtype)
+            image = confidence * warped_ref + (1 - confidence) * image
         return StepOutput(image, raw, flow, mask, warped_prev, ref_flow, ref_mask, warped_ref,
-                          attention, ref_index, selection)
+                          attention, ref_index, selection, confidence)
 
     def _prior(self, state: ExampleState, keypoints: torch.Tensor | None,
                prev_keypoints: torch.Tensor | None) -> PriorFlow | None:
@@ -362,19 +374,22 @@ class FewShotGenerator(nn.Module):
                 prev_semantics: torch.Tensor | None = None,
                 example_keypoints: torch.Tensor | None = None,
                 keypoints: torch.Tensor | None = None,
-                prev_keypoints: torch.Tensor | None = None) -> SequenceOutput:
+                prev_keypoints: torch.Tensor | None = None,
+                example_masks: torch.Tensor | None = None,
+                plate: torch.Tensor | None = None) -> SequenceOutput:
         """Generate T frames autoregressively (training). semantics (B, T, C, H, W);
         optional real/earlier prev_images (B, P, 3, H, W) + prev_semantics (+ prev_keypoints
         (B, J, 3) of the latest); with flow_prior=keypoints example_keypoints (B, K, J, 3) and
-        keypoints (B, T, J, 3). Each generated frame becomes the next step's previous frame,
-        detached."""
+        keypoints (B, T, J, 3), optionally example_masks / plate (see `prepare`). Each
+        generated frame becomes the next step's previous frame, detached."""
         if semantics.dim() != 5:
             raise ValueError(f"semantics: expected (B, T, C, H, W), got {tuple(semantics.shape)}")
         p = self.cfg.n_prev_frames
         steps = []
         # spectral-normalised weights once per sequence, not once per frame (differentiable)
         with parametrize.cached():
-            state = self.prepare(examples, example_semantics, example_keypoints)
+            state = self.prepare(examples, example_semantics, example_keypoints,
+                                 example_masks=example_masks, plate=plate)
             for t in range(semantics.shape[1]):
                 kp = keypoints[:, t] if keypoints is not None else None
                 out = self.step(state, semantics[:, t], prev_images, prev_semantics, kp,

@@ -175,7 +175,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
                         [e.semantics for e in exs], [e.name for e in exs], finetune=finetune,
-                        seed=seed, amp=amp, compile=compile)
+                        seed=seed, amp=amp, compile=compile,
+                        example_masks=[e.mask for e in exs])
     setup = time.perf_counter() - t_start
     model_size = cfg.size
     out_size = tuple(size) if size is not None else model_size

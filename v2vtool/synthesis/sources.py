@@ -41,6 +41,7 @@ class Example:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     keypoints: Frame | None  # keypoint kinds (pose / face)
     semantic: np.ndarray | None = None  # map kinds (edges / segmentation): map at image size
+    mask: np.ndarray | None = None  # (H, W) uint8 0/255 person segmentation, where there is one
 
     @property
     def semantics(self):
@@ -113,7 +114,7 @@ def _detect(image: np.ndarray, name: str, kind: str, extractor) -> Example:
     if spec.keypoints:
         if not spec.has_detection(det.keypoints):
             raise UserError(f"{name}: no {spec.subject} detected in this example image")
-        return Example(name, image, det.keypoints)
+        return Example(name, image, det.keypoints, mask=det.mask)
     return Example(name, image, None, det.semantic)
 
 
@@ -134,7 +135,7 @@ def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Exa
             kp = _nth_jsonl(path / "keypoints.jsonl", i)
             if not spec.has_detection(kp):
                 raise UserError(f"{name}: no {spec.subject} detected in this example frame")
-            out.append(Example(name, image, kp))
+            out.append(Example(name, image, kp, mask=clip.mask(i)))
         else:
             out.append(Example(name, image, None, clip.semantic(i)))
     return out

@@ -37,6 +37,7 @@ import torch
 
 from v2vtool.config import Config, DataConfig, GeneratorConfig
 from v2vtool.data.augment import View, make_view, to_tensor_image
+from v2vtool.data.plate import background_plate, person_mask
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, main_person
 from v2vtool.models.fastpath import (compile_step, fast_path, inference_generator,
@@ -79,12 +80,18 @@ class PreparedExamples:
     keypoint_tensor: torch.Tensor | None = None  # (1, K, J, 3) model px (keypoint kinds)
     views: list[View] | None = None  # K crops: each example's source frame -> model frame
     source_sizes: list[tuple[int, int]] | None = None  # K (w, h) of the example images
+    # keypoint-prior models: K x (H, W) bool, each example's own person (`data/plate.
+    # person_mask`: segmentation + skeleton strokes, else the keypoints' body), and as a tensor
+    people: list[np.ndarray] | None = None
+    mask_tensor: torch.Tensor | None = None
 
 
 def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
                      semantics: list, names: list[str] | None = None,
-                     data: DataConfig | None = None) -> PreparedExamples:
-    """Map K examples (and their keypoints / maps) onto the model frame and render them."""
+                     data: DataConfig | None = None,
+                     masks: list[np.ndarray | None] | None = None) -> PreparedExamples:
+    """Map K examples (and their keypoints / maps, and person masks (h_k, w_k) 0/255 where
+    known) onto the model frame and render them."""
     if len(images) != len(semantics) or not images:
         raise ValueError(f"need as many example semantics as images ({len(images)}, "
                          f"{len(semantics)}), at least one")
@@ -110,8 +117,15 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
     sem_t = torch.stack([spec.to_tensor(s, cfg.n_classes) for s in out_sem])
     kp_t = (torch.stack([torch.from_numpy(spec.prior_keypoints(f)) for f in out_kp])[None]
             if out_kp and cfg.keypoint_prior else None)
+    people = mask_t = None
+    if kp_t is not None:
+        seg = [None if m is None else v.label(m) for v, m in
+               zip(views, masks if masks is not None else [None] * len(views))]
+        people = [person_mask(m, kp, size, cfg.kind) for m, kp in zip(seg, kp_t[0].numpy())]
+        mask_t = torch.from_numpy(np.stack(people).astype(np.float32))[None, :, None]
     return PreparedExamples(out_img, out_sem, out_kp if out_kp else None, img_t,
-                            sem_t.unsqueeze(0), kp_t, views, [_size_of(i) for i in images])
+                            sem_t.unsqueeze(0), kp_t, views, [_size_of(i) for i in images],
+                            people, mask_t)
 
 
 @dataclass
@@ -165,18 +179,20 @@ class Synthesizer:
                  example_images: list[np.ndarray], example_semantics: list,
                  example_names: list[str] | None = None, finetune: int = 0, seed: int = 0,
                  finetune_lr: float | None = None, amp: str = "auto",
-                 channels_last: bool | str = "auto", compile: bool = False):
+                 channels_last: bool | str = "auto", compile: bool = False,
+                 example_masks: list[np.ndarray | None] | None = None):
         self.cfg = config.generator if isinstance(config, Config) else config
         self.spec = get_kind(self.cfg.kind)
         self.data = config.data if isinstance(config, Config) else DataConfig()
         self.device = next(generator.parameters()).device
         self.examples = prepare_examples(self.cfg, example_images, example_semantics,
-                                         example_names, self.data)
+                                         example_names, self.data, example_masks)
         self.finetune_report = None
         self.retargeted = False  # set by run(): whether a retargeting map was applied
         self.background_aligned = False  # set by run(): examples share the driver's camera
         self.background = None  # set by run(): (K, 2, 3) output px -> example px, or None
         self.view = None  # set by run(): the View (driver px -> model frame) of this driver
+        self.plate = None  # keypoint prior: (plate (H, W, 3) uint8, seen (H, W) bool) in use
         if finetune > 0:
             from v2vtool.synthesis.finetune import finetune_on_examples
 
@@ -194,13 +210,29 @@ class Synthesizer:
         self.state = self._prepare(None)
 
     def _prepare(self, background: np.ndarray | None):
-        """`generator.prepare` of the examples on the fast path (background: see _state_for)."""
+        """`generator.prepare` of the examples on the fast path (background: see _state_for),
+        with their person masks and the background plate (keypoint-prior models)."""
         ex = self.examples
         bg = None if background is None else torch.from_numpy(background)[None].to(self.device)
+        masks = plate = None
+        if ex.people is not None:
+            self.plate = self._plate(background)
+            plate = torch.cat([to_tensor_image(self.plate[0]),
+                               torch.from_numpy(self.plate[1][None].astype(np.float32))])[None]
+            masks, plate = self._to_device(ex.mask_tensor), self._to_device(plate)
         with torch.inference_mode(), self.fast.autocast():
             return self.generator.prepare(self.fast.layout(ex.image_tensor),
                                           self.fast.layout(ex.semantic_tensor),
-                                          self._to_device(ex.keypoint_tensor), bg)
+                                          self._to_device(ex.keypoint_tensor), bg, masks, plate)
+
+    def _plate(self, background: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The scene behind the examples' people in the output frame (`data/plate.py`): from
+        every example where they share the driver's camera (background: (K, 2, 3) output px ->
+        example px), else from the first example's own crop."""
+        ex = self.examples
+        if background is None:
+            return background_plate(ex.images[:1], ex.people[:1])
+        return background_plate(ex.images, ex.people, background)
 
     def step(self, state, semantic: torch.Tensor, prev_images: torch.Tensor | None,
              prev_semantics: torch.Tensor | None, keypoints: torch.Tensor | None = None,
