@@ -32,7 +32,7 @@ def test_generator_terms_and_gradients():
     g, ds, batch, out = setup()
     terms = generator_losses(out, batch, ds, LossConfig())
     assert set(terms) == {"gan", "feature_matching", "temporal_gan", "temporal_feature_matching",
-                          "face_gan", "l1", "flow", "warp", "mask"}
+                          "face_gan", "l1", "gradient", "flow", "warp", "mask"}
     assert all(v.dim() == 0 and torch.isfinite(v) for v in terms.values())
     sum(terms.values()).backward()
     assert g.weightgen.mlps[0].fc1.weight.grad.abs().sum() > 0
@@ -43,7 +43,8 @@ def test_generator_terms_and_gradients():
 def test_weights_scale_terms_and_zero_weights_are_skipped():
     _, ds, batch, out = setup()
     base = generator_losses(out, batch, ds, LossConfig())
-    w = LossConfig(gan=0, feature_matching=0, temporal_gan=0, face_gan=0, flow=0, mask=0, warp=0, l1=3.0)
+    w = LossConfig(gan=0, feature_matching=0, temporal_gan=0, face_gan=0, flow=0, mask=0, warp=0,
+                   gradient=0, l1=3.0)
     terms = generator_losses(out, batch, ds, w)
     assert set(terms) == {"l1"}
     assert torch.isclose(terms["l1"], 3.0 * base["l1"] / LossConfig().l1)

@@ -63,3 +63,19 @@ def test_flow_warp_mask_losses():
     assert torch.isclose(ml, torch.tensor(0.5))  # half 0.25 (vs 0), half 0.75 (vs 1)
     ml.backward()
     assert mask.grad is not None
+
+
+def test_gradient_loss_charges_blur_and_not_a_flat_offset():
+    """A blurred copy costs more than the same image shifted in brightness (which L1 charges
+    more): the term is about edges."""
+    import torch.nn.functional as F
+
+    from v2vtool.losses.reconstruction import gradient_loss, l1_loss
+
+    torch.manual_seed(0)
+    real = torch.rand(1, 3, 32, 32) * 2 - 1
+    blurred = F.avg_pool2d(F.pad(real, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    brighter = real + 0.6
+    assert gradient_loss(real, real) == 0
+    assert gradient_loss(brighter, real) < 1e-6 < gradient_loss(blurred, real)
+    assert l1_loss(brighter, real) > l1_loss(blurred, real)

@@ -15,15 +15,15 @@ from torch import nn
 from v2vtool.config import LossConfig, TrainConfig
 from v2vtool.losses import generator_losses
 from v2vtool.losses.flow import flow_loss, mask_loss, warp_loss
-from v2vtool.losses.reconstruction import l1_loss
+from v2vtool.losses.reconstruction import gradient_loss, l1_loss
 from v2vtool.models.generator import FewShotGenerator
 from v2vtool.training.ema import EMA
 from v2vtool.training.schedule import seq_len
 from tests.test_models_generator import H, W, tiny
 
-NO_TERMS = LossConfig(gan=0, feature_matching=0, perceptual=0, l1=0, flow=0, warp=0, mask=0,
-                      temporal_gan=0, face_gan=0)
-WIRED = ("l1", "flow", "warp", "mask")  # the terms that need no discriminator
+NO_TERMS = LossConfig(gan=0, feature_matching=0, perceptual=0, l1=0, gradient=0, flow=0, warp=0,
+                      mask=0, temporal_gan=0, face_gan=0)
+WIRED = ("l1", "gradient", "flow", "warp", "mask")  # the terms that need no discriminator
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def raw_terms(batch, out) -> dict[str, torch.Tensor]:
                      real[:, sel].flatten(0, 1))
     if out.warped_ref is not None:
         warp = warp + l1_loss(out.warped_ref, real)
-    return {"l1": l1_loss(out.image, real),
+    return {"l1": l1_loss(out.image, real), "gradient": gradient_loss(out.image, real),
             "flow": flow_loss(out.flow[:, sel].flatten(0, 1),
                               batch["flow"][:, sel].flatten(0, 1), conf),
             "warp": warp,

@@ -18,7 +18,7 @@ How the training loop calls it (one generator forward, then D update, then G upd
 
 Terms (LossConfig field -> dict key): generator: gan, feature_matching, temporal_gan,
 temporal_feature_matching (weight ``feature_matching``), face_gan, perceptual (only when
-``vgg`` is given), l1, flow, warp, mask. Discriminator: d_gan, d_temporal_gan, d_face_gan.
+``vgg`` is given), l1, gradient, flow, warp, mask. Discriminator: d_gan, d_temporal_gan, d_face_gan.
 The image D sees [image, s_t] (+ [warped example e_ref, s_eref] when the D is conditioned on
 the example; e_ref = the example the generator chose, ``out.ref_index``). The temporal D sees
 windows of consecutive [image, s_t]; terms whose inputs are absent (T too short for the
@@ -40,7 +40,7 @@ from v2vtool.losses.feature_matching import feature_matching_loss
 from v2vtool.losses.flow import flow_loss, mask_loss, warp_loss
 from v2vtool.losses.gan import d_hinge_loss, g_hinge_loss
 from v2vtool.losses.perceptual import perceptual_loss
-from v2vtool.losses.reconstruction import l1_loss
+from v2vtool.losses.reconstruction import gradient_loss, l1_loss
 from v2vtool.models.discriminators import crop_boxes, valid_boxes
 from v2vtool.models.contract import SequenceOutput
 
@@ -124,6 +124,8 @@ def generator_losses(out: SequenceOutput, batch: Batch, discriminators: Mapping[
         terms["perceptual"] = w.perceptual * perceptual_loss(vgg, fake.flatten(0, 1), real.flatten(0, 1))
     if w.l1:
         terms["l1"] = w.l1 * l1_loss(fake, real)
+    if w.gradient:
+        terms["gradient"] = w.gradient * gradient_loss(fake, real)
     sel = _temporal_frames(out)
     if sel is not None:
         if w.flow:
