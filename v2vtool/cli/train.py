@@ -24,7 +24,7 @@ from v2vtool.errors import UserError
 
 
 def _torchrun_argv(data: list[Path], preset: str, out: Path, steps, minutes, sets, resume,
-                   device: str, nproc: int) -> list[str]:
+                   device: str, nproc: int, init: Path | None = None) -> list[str]:
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc_per_node={nproc}", "-m", "v2vtool.cli", "train"]
     for d in data:
@@ -38,6 +38,8 @@ def _torchrun_argv(data: list[Path], preset: str, out: Path, steps, minutes, set
         argv += ["--set", s]
     if resume:
         argv.append("--resume")
+    if init is not None:
+        argv += ["--init", str(init)]
     return argv
 
 
@@ -65,6 +67,9 @@ def train_cmd(
                                 "exactly (config from the checkpoint)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes (torchrun)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this generator "
+                                        "checkpoint's weights (e.g. weights/default, to finetune "
+                                        "it on your own footage); same architecture, any size."),
 ) -> None:
     """Train a few-shot vid2vid generator on clip directories."""
     from v2vtool.config import apply_overrides, preset
@@ -85,11 +90,14 @@ def train_cmd(
         console.print("[yellow]note:[/] --resume continues with the run's own config "
                       "(checkpoint config.json); --preset / --set are not applied "
                       "(--steps may extend the run)", highlight=False)
+    if init is not None and resume:
+        raise UserError("--init starts a new run from a checkpoint's weights; --resume continues "
+                        "a run: use one of them")
     if nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise UserError("--nproc inside a torchrun process: drop --nproc")
         argv = _torchrun_argv(data, preset_name, out, steps, minutes, sets, resume, device,
-                              nproc)
+                              nproc, init)
         console.print(escape(f"launching {nproc} processes: {' '.join(argv[2:])}"), highlight=False)
         rc = subprocess.call(argv)
         if rc != 0:
@@ -98,7 +106,7 @@ def train_cmd(
     rank0 = int(os.environ.get("RANK", "0")) == 0
     try:
         path = train(data, out, cfg, steps=steps, minutes=minutes, resume=resume, device=device,
-                     console=console)
+                     console=console, init=init)
     except TrainingInterrupted as exc:
         if rank0:
             console.print(f"[yellow]interrupted[/] at step {exc.step}; checkpoint saved to "

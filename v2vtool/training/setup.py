@@ -185,6 +185,25 @@ def _is_run_file(path: Path, what: str) -> bool:
     return {"generator", "train", "data"} <= set(obj)
 
 
+def init_from_checkpoint(generator: torch.nn.Module, path, cfg) -> dict:
+    """`train --init`: load a generator checkpoint's weights (its EMA weights when it has
+    them) into the new run's generator. The architecture must match (any frame size: the
+    networks are convolutional); returns what run.json records."""
+    from v2vtool.models.checkpoint import load_generator
+
+    loaded = load_generator(path, "cpu")
+    theirs, ours = loaded.config.generator, cfg.generator
+    size_free = lambda g: {**g.__dict__, "height": 0, "width": 0}  # noqa: E731
+    if size_free(theirs) != size_free(ours):
+        diff = sorted(k for k in size_free(ours) if size_free(ours)[k] != size_free(theirs)[k])
+        raise UserError(f"{loaded.path}: --init: its generator differs from this run's in "
+                        f"{', '.join(f'generator.{k}' for k in diff)} (only the frame size may "
+                        "differ)")
+    generator.load_state_dict(loaded.generator.state_dict(), strict=True)
+    return {"path": str(loaded.path), "sha256": loaded.sha256, "ema": loaded.ema,
+            "size": list(theirs.size)}
+
+
 def run_metadata(trainer, n_train_clips: int) -> dict:
     """RUN/run.json: what a reader needs to interpret the run beyond the config."""
     cfg = trainer.cfg
@@ -205,6 +224,7 @@ def run_metadata(trainer, n_train_clips: int) -> dict:
         "amp_requested": cfg.train.amp,
         "compile": cfg.train.compile,
         "seed": cfg.seed,
+        "init": getattr(trainer, "init", None),  # train --init: the weights it started from
         "perceptual": trainer.gan.perceptual_status,
         "flow": "OpenCV DIS (preset medium) on the fly at the training resolution",
         "validation": ("held-out identities (manifest split 'test')" if trainer.val_entries
