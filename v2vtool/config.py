@@ -89,6 +89,7 @@ class LossConfig:
     feature_matching: float = 10.0
     perceptual: float = 10.0  # VGG19; disabled loudly when its weights are not on disk
     l1: float = 1.0
+    gradient: float = 10.0  # L1 on image gradients: keeps edges sharp (with or without VGG19)
     flow: float = 10.0
     warp: float = 10.0
     mask: float = 10.0
@@ -107,6 +108,14 @@ class DataConfig:
     # DataLoader processes per training process (decode, render, DIS flow run there; 0 = in
     # the training process). Capped at run time by the CPUs each local process can have.
     workers: int = 0
+    # camera look of the training samples (data/realism.py): the probability that a sample's
+    # background is a real photograph (clips with person masks), and that its frames get a
+    # camera's blur / noise / JPEG compression
+    backdrop: float = 0.0
+    camera: float = 0.0
+    # how often each --data folder is sampled, in the order given: e.g. "1,3" draws a quarter
+    # of the samples from the first folder; "" draws every clip equally often
+    mix: str = ""
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,13 @@ RULES: dict[str, Rule] = {
     "discriminator.face": B, "discriminator.face_size": I(8, 1024),
     "discriminator.condition_on_example": B,
     # loss weights: finite, >= 0 (0 disables a term)
-    **{f"loss.{k}": F(0, 1e6) for k in ("gan", "feature_matching", "perceptual", "l1", "flow",
+    **{f"loss.{k}": F(0, 1e6) for k in ("gan", "feature_matching", "perceptual", "l1",
+                                         "gradient", "flow",
                                          "warp", "mask", "temporal_gan", "face_gan")},
     # data
     "data.frame_stride": I(1, 1000), "data.crop": B, "data.crop_scale": F(0.1, 10),
     "data.flip": B, "data.color_jitter": F(0, 1), "data.example_window": I(1, BIG),
-    "data.workers": I(0, 64),
+    "data.workers": I(0, 64), "data.backdrop": F(0, 1), "data.camera": F(0, 1), "data.mix": S,
     # train
     "train.batch_size": I(1, 4096), "train.k_max": I(1, MAX_K),
     "train.lr_g": F(0, 1, lo_open=True), "train.lr_d": F(0, 1, lo_open=True),
@@ -204,5 +205,19 @@ def _check_architecture(cfg) -> None:
         raise UserError(msg if msg.startswith("generator.") else
                         f"generator.width={g.width}, generator.height={g.height}: {msg}") \
             from None
+    parse_mix(cfg.data.mix)
     if cfg.discriminator.face and g.kind != "pose":
         raise UserError(f"discriminator.face=True: needs generator.kind=pose (got {g.kind!r})")
+
+
+def parse_mix(text: str) -> list[float]:
+    """data.mix "1,3" -> [1.0, 3.0] (weights of the --data folders); "" -> []."""
+    if not text.strip():
+        return []
+    try:
+        weights = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise UserError(f"data.mix={text!r}: expected comma-separated weights like 1,3") from None
+    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise UserError(f"data.mix={text!r}: weights must be finite, >= 0, not all 0")
+    return weights

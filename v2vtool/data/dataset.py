@@ -9,7 +9,15 @@ through one augmentation `View` (person-centred crop, flip) and one colour jitte
      "flow": (T, 2, H, W) px (t -> t-1, zero at t = 0), "flow_conf": (T, 1, H, W) {0, 1},
      "face_boxes": (T, 4) px (pose with keypoints; for the face discriminator), "clip": () long,
      "example_keypoints": (K, J, 3), "keypoints": (T, J, 3) px in the sample's frame (generator
-     flow_prior=keypoints: J = 25 BODY_25 joints for pose, 68 landmarks for face)}
+     flow_prior=keypoints: J = 25 BODY_25 joints for pose, 68 landmarks for face),
+     "example_masks": (K, 1, H, W) {0, 1} the examples' person (`data/plate.person_mask`: the
+     segmentation + skeleton strokes, else the keypoints' body), "plate": (4, H, W) the scene behind them (RGB in [-1, 1] + 1 where an
+     example shows it, 0 where inpainted; `data/plate.py`) (both with the keypoint prior)}
+
+Camera look (`data/realism.py`, training only): with probability data.backdrop a sample's
+background is replaced by a crop of a redistributable photograph (clips with person masks), and
+with probability data.camera its frames get one camera's blur / noise / JPEG; one draw per
+sample, the same for its examples and targets.
 
 Semantic maps of keypoint kinds (pose / face) are rendered from keypoints.jsonl at the training
 resolution with the kind's renderer (`v2vtool.semantics.kinds`); other maps (and keypoint clips
@@ -35,6 +43,8 @@ from torch.utils.data import Dataset, Sampler
 from v2vtool.config import DataConfig, GeneratorConfig
 from v2vtool.data.augment import ColorJitter, View, make_view, to_tensor_image
 from v2vtool.data.flow import FlowEstimator, sequence_flow
+from v2vtool.data.plate import background_plate, person_mask
+from v2vtool.data.realism import Backdrop, Camera, composite
 from v2vtool.errors import UserError, os_error_message
 from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
 from v2vtool.semantics.kinds import get_kind
@@ -42,7 +52,8 @@ from v2vtool.semantics.kinds import get_kind
 log = logging.getLogger(__name__)
 
 # batch keys that are FewShotGenerator.forward's arguments of the same name
-GENERATOR_INPUTS = ("examples", "example_semantics", "semantics", "example_keypoints", "keypoints")
+GENERATOR_INPUTS = ("examples", "example_semantics", "semantics", "example_keypoints", "keypoints",
+                    "example_masks", "plate")
 
 
 def generator_inputs(batch: dict, device: torch.device | str | None = None) -> dict:
@@ -64,6 +75,7 @@ class ClipEntry:
     kind: str
     length: int
     identity: str | None = None
+    source: int = 0  # which --data folder it came from (data.mix)
 
 
 def _walk_clips(root: Path) -> list[Path]:
@@ -85,7 +97,7 @@ def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> 
     a training clip and there is no held-out set (split != "train" gives nothing).
     """
     entries: list[ClipEntry] = []
-    for d in data_dirs:
+    for source, d in enumerate(data_dirs):
         root = Path(d)
         if not root.exists():
             raise UserError(f"{root}: data directory not found")
@@ -100,9 +112,9 @@ def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> 
                 path = root / c["path"]
                 if not is_clip_dir(path):
                     raise UserError(f"{root / 'manifest.json'}: listed clip {c['path']} is missing")
-                entries.append(_entry(path, c.get("identity")))
+                entries.append(_entry(path, c.get("identity"), source))
         elif split == "train":
-            entries.extend(_entry(p, None) for p in _walk_clips(root))
+            entries.extend(_entry(p, None, source) for p in _walk_clips(root))
     seen: set[Path] = set()
     unique = []
     for e in entries:  # the same clip reached through two --data arguments counts once
@@ -113,10 +125,24 @@ def find_clips(data_dirs: Sequence[str | os.PathLike], split: str = "train") -> 
     return unique
 
 
-def _entry(path: Path, identity) -> ClipEntry:
+def _entry(path: Path, identity, source: int = 0) -> ClipEntry:
     clip = Clip(path)
     ident = identity if identity is not None else clip.meta.get("identity")
-    return ClipEntry(path, clip.kind, len(clip), None if ident is None else str(ident))
+    return ClipEntry(path, clip.kind, len(clip), None if ident is None else str(ident), source)
+
+
+def mix_groups(entries: list[ClipEntry], mix: Sequence[float], data_dirs) -> list[list[int]]:
+    """data.mix weights -> the clip indices of each weighted --data folder (UserError when the
+    weights do not match the folders or a weighted folder has no training clip)."""
+    dirs = list(data_dirs)
+    if len(mix) != len(dirs):
+        raise UserError(f"data.mix has {len(mix)} weights for {len(dirs)} --data folders "
+                        f"({', '.join(str(d) for d in dirs)})")
+    groups = [[i for i, e in enumerate(entries) if e.source == g] for g in range(len(dirs))]
+    for g, (w, d) in enumerate(zip(mix, dirs)):
+        if w > 0 and not groups[g]:
+            raise UserError(f"{d}: data.mix gives it weight {w:g} but it has no training clip")
+    return groups
 
 
 def check_clips(entries: list[ClipEntry], data_dirs, kind: str, preset_name: str,
@@ -157,6 +183,7 @@ class FewShotDataset(Dataset):
         self.augment = augment
         self.with_flow = with_flow
         self.with_keypoints = gen_cfg.keypoint_prior
+        self.with_warp = gen_cfg.keypoint_prior and gen_cfg.warp_ref  # masks + plate
         self._clips: dict[int, Clip] = {}
         self._flow: FlowEstimator | None = None
 
@@ -205,6 +232,26 @@ class FewShotDataset(Dataset):
         finally:
             torch.set_num_threads(threads)
 
+    def _look(self, key: SampleKey, clip: Clip, view: View):
+        """This sample's camera look (module docstring): frame (H, W, 3), source index,
+        position in the sample -> frame; None when it keeps the clip's own look."""
+        if not self.augment or (self.cfg.backdrop <= 0 and self.cfg.camera <= 0):
+            return None
+        rng = np.random.default_rng([key.seed, 1])  # apart from `indices`' stream
+        backdrop = camera = None
+        if rng.random() < self.cfg.backdrop and clip.mask(0) is not None:
+            backdrop = Backdrop.sample(rng).image(self.size)
+        if rng.random() < self.cfg.camera:
+            camera = Camera.sample(rng)
+        if backdrop is None and camera is None:
+            return None
+
+        def look(frame: np.ndarray, i: int, n: int) -> np.ndarray:
+            if backdrop is not None:
+                frame = composite(frame, view.label(clip.mask(i)), backdrop)
+            return camera(frame, n) if camera is not None else frame
+        return look
+
     def _load(self, key: SampleKey) -> dict[str, torch.Tensor]:
         clip = self.clip(key.clip)
         examples, targets, flip, jitter = self.indices(key)
@@ -213,6 +260,10 @@ class FewShotDataset(Dataset):
         view = make_view(clip.size, self.size, kp, use_crop, self.cfg.crop_scale, flip)
         ex_rgb = [view.image(clip.frame(i)) for i in examples]
         tg_rgb = [view.image(clip.frame(i)) for i in targets]
+        look = self._look(key, clip, view)
+        if look is not None:
+            ex_rgb = [look(f, i, n) for n, (f, i) in enumerate(zip(ex_rgb, examples))]
+            tg_rgb = [look(f, i, len(examples) + n) for n, (f, i) in enumerate(zip(tg_rgb, targets))]
         sample = {
             "examples": jitter(torch.stack([to_tensor_image(f) for f in ex_rgb])),
             "example_semantics": torch.stack([self._semantic(clip, i, view) for i in examples]),
@@ -228,6 +279,9 @@ class FewShotDataset(Dataset):
                 view.keypoints(clip.keypoints[i])))
             sample["example_keypoints"] = torch.stack([kp(i) for i in examples])
             sample["keypoints"] = torch.stack([kp(i) for i in targets])
+            if self.with_warp:
+                sample.update(self._scene(clip, view, examples, ex_rgb,
+                                          sample["example_keypoints"].numpy(), jitter))
         if self.spec.body and clip.has_keypoints:
             sample["face_boxes"] = face_boxes([view.keypoints(clip.keypoints[i]) for i in targets])
         if self.with_flow:
@@ -235,6 +289,19 @@ class FewShotDataset(Dataset):
                 self._flow = FlowEstimator()
             sample["flow"], sample["flow_conf"] = sequence_flow(tg_rgb, self._flow)
         return sample
+
+
+    def _scene(self, clip: Clip, view: View, examples: list[int], ex_rgb: list[np.ndarray],
+               example_keypoints: np.ndarray, jitter: ColorJitter) -> dict[str, torch.Tensor]:
+        """The examples' person masks and the background plate behind them (one crop: the
+        examples' pixels are the targets' pixels)."""
+        masks = [clip.mask(i) for i in examples]
+        people = [person_mask(None if m is None else view.label(m), kp, self.size, self.kind)
+                  for m, kp in zip(masks, example_keypoints)]
+        plate, known = background_plate(ex_rgb, people)
+        return {"example_masks": torch.from_numpy(np.stack(people)[:, None].astype(np.float32)),
+                "plate": torch.cat([jitter(to_tensor_image(plate)),
+                                    torch.from_numpy(known[None].astype(np.float32))])}
 
 
 def face_boxes(frames: list) -> torch.Tensor:
@@ -259,25 +326,40 @@ class FewShotBatchSampler(Sampler):
 
     def __init__(self, n_clips: int, batch_size: int, k_max: int, seq_len: Callable[[int], int],
                  seed: int, rank: int = 0, world_size: int = 1, start_step: int = 0,
-                 end_step: int | None = None):
+                 end_step: int | None = None, groups: list[list[int]] | None = None,
+                 weights: Sequence[float] = ()):
         self.n, self.b, self.k_max, self.seq_len = n_clips, batch_size, k_max, seq_len
         self.seed, self.rank, self.world = seed, rank, world_size
         self.start, self.end = start_step, end_step
-        self._perm: dict[int, np.ndarray] = {}
+        # data.mix: each slot first draws its --data folder by weight, then takes that folder's
+        # next clip; without it all clips form one group
+        self.groups = groups if groups and weights else [list(range(n_clips))]
+        w = np.asarray(weights if groups and weights else [1.0], np.float64)
+        self.weights = w / w.sum()
+        self._perm: dict[tuple[int, int], np.ndarray] = {}
 
-    def _clip_at(self, pos: int) -> int:
-        epoch, i = divmod(pos, self.n)
-        if epoch not in self._perm:
-            self._perm = {epoch: np.random.default_rng([self.seed, epoch, 1]).permutation(self.n)}
-        return int(self._perm[epoch][i])
+    def _clip_at(self, pos: int, group: int = 0) -> int:
+        members = self.groups[group]
+        epoch, i = divmod(pos, len(members))
+        if (group, epoch) not in self._perm:
+            salt = [1] if len(self.groups) == 1 else [1, group]  # one group: as before mixing
+            self._perm = {(group, epoch): np.random.default_rng(
+                [self.seed, epoch, *salt]).permutation(len(members))}
+        return members[int(self._perm[(group, epoch)][i])]
 
     def keys(self, step: int) -> list[SampleKey]:
         rng = np.random.default_rng([self.seed, step, 2])
         k = int(rng.integers(1, self.k_max + 1))
         t = int(self.seq_len(step))
         base = step * self.b * self.world + self.rank * self.b
-        return [SampleKey(self._clip_at(base + j), k, t, item_seed(self.seed, step, self.rank, j))
-                for j in range(self.b)]
+        if len(self.groups) > 1:  # the global batch's folders, drawn the same on every rank
+            folders = np.random.default_rng([self.seed, step, 3]).choice(
+                len(self.groups), size=self.b * self.world, p=self.weights)
+            folders = folders[self.rank * self.b:(self.rank + 1) * self.b]
+        else:
+            folders = np.zeros(self.b, int)
+        return [SampleKey(self._clip_at(base + j, int(folders[j])), k, t,
+                          item_seed(self.seed, step, self.rank, j)) for j in range(self.b)]
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
         step = self.start

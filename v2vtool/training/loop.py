@@ -29,9 +29,9 @@ import torch
 from rich.console import Console
 
 from v2vtool.config import Config
-from v2vtool.config_check import BIG, check_number, validate_config
+from v2vtool.config_check import BIG, check_number, parse_mix, validate_config
 from v2vtool.data.dataset import (FewShotBatchSampler, FewShotDataset, check_clips, find_clips,
-                                  generator_inputs, validation_keys)
+                                  generator_inputs, mix_groups, validation_keys)
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import check_clip_files
 from v2vtool.io.guard import check_outputs
@@ -47,8 +47,8 @@ from v2vtool.training.gan import GanPieces
 from v2vtool.training.plots import plot_validation
 from v2vtool.training.runlog import MetricsLog
 from v2vtool.device import resolve_device
-from v2vtool.training.setup import (RunDir, loader_workers, prepare_run, run_metadata,
-                                    write_run_meta)
+from v2vtool.training.setup import (RunDir, init_from_checkpoint, loader_workers, prepare_run,
+                                    run_metadata, write_run_meta)
 from v2vtool.training.state import flatten_state, rng_state, seed_everything, set_rng_state, \
     unflatten_state
 from v2vtool.training.validate import Validator
@@ -113,12 +113,14 @@ def check_budget(steps: int | None, minutes: float | None) -> None:
 def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config: Config,
           steps: int | None = None, minutes: float | None = None, resume: bool = False,
           device: str = "auto", *, stop_at: int | None = None, progress: bool = True,
-          console: Console | None = None) -> Path:
+          console: Console | None = None, init: str | os.PathLike | None = None) -> Path:
     """Train a few-shot generator on clip dirs; returns the final checkpoint directory.
 
     steps: total steps of the schedule (sets ``train.steps``; on resume it may extend it).
     minutes: wall-clock budget of this invocation (stops early with a checkpoint).
     resume: continue RUN/checkpoints/latest exactly (config taken from the checkpoint).
+    init: start a new run from a generator checkpoint's weights (e.g. the shipped model, to
+    finetune it on your own footage): same architecture, any frame size.
     stop_at: stop after this step as if interrupted (tests / scripted pauses).
     """
     check_budget(steps, minutes)
@@ -132,7 +134,7 @@ def train(data_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, config
     rundir = RunDir(Path(out), resume, info, dev)
     try:
         return _Trainer(data_dirs, Path(out), config, steps, minutes, resume, dev, info,
-                        stop_at, progress, console, rundir).run()
+                        stop_at, progress, console, rundir, init).run()
     except UserError as exc:
         rundir.abandon()
         raise type(exc)(_worker_message(str(exc))) from None
@@ -177,7 +179,7 @@ def _worker_message(text: str) -> str:
 
 class _Trainer:
     def __init__(self, data_dirs, out: Path, config: Config, steps, minutes, resume, dev, info,
-                 stop_at, progress, console, rundir: RunDir):
+                 stop_at, progress, console, rundir: RunDir, init=None):
         self.dev, self.info, self.out = dev, info, out
         self.minutes, self.stop_at, self.progress_on = minutes, stop_at, progress and info.is_main
         self.console = console
@@ -208,6 +210,8 @@ class _Trainer:
         entries = find_clips(self.data_dirs, "train")
         check_clips(entries, self.data_dirs, cfg.generator.kind, cfg.preset,
                     schedule.max_seq_len(cfg.train, self.total))
+        mix = parse_mix(cfg.data.mix)
+        self.mix_groups = mix_groups(entries, mix, self.data_dirs) if mix else None
         self.val_entries = find_clips(self.data_dirs, "test")
         for e in entries + self.val_entries:  # every file read later, checked before writing
             check_clip_files(e.path, keypoints=cfg.generator.kind in ("pose", "face"))
@@ -219,6 +223,9 @@ class _Trainer:
         # models
         seed_everything(cfg.seed)  # identical init on every rank
         self.G = build_generator(cfg.generator).to(dev)
+        self.init = None
+        if init is not None and resumed is None:
+            self.init = init_from_checkpoint(self.G, init, cfg)
         self.compiled = None
         if cfg.train.compile:  # G.forward calls self.step: compile that (one graph per K, and
             self.compiled = compile_step(self.G, inference=False)  # with / without prev frame)
@@ -390,7 +397,8 @@ class _Trainer:
         sampler = FewShotBatchSampler(
             len(self.dataset), cfg.train.batch_size, cfg.train.k_max,
             lambda s: schedule.seq_len(cfg.train, s), cfg.seed, self.info.rank,
-            self.info.world_size, start_step=self.step, end_step=self.total)
+            self.info.world_size, start_step=self.step, end_step=self.total,
+            groups=self.mix_groups, weights=parse_mix(cfg.data.mix))
         return torch.utils.data.DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=workers,
             worker_init_fn=_worker_init,
