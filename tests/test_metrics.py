@@ -149,6 +149,15 @@ def test_fid_uses_the_hub_cache_file_with_no_option(fid_weights, hub, monkeypatc
     assert fidm.load_fid_model().official  # the full SHA-256 of the registry decides
 
 
+def test_fid_fetches_its_weights_with_no_option(fid_weights, hub, online, server, monkeypatch):
+    server.serve(monkeypatch, "inception", fid_weights.read_bytes())
+    model = fidm.load_fid_model()
+    assert model.weights_path == hub / fidm.FID_WEIGHTS_FILE and model.official
+    assert model.weights_path.read_bytes() == fid_weights.read_bytes()
+    assert fidm.resolve_fid_weights() == model.weights_path  # cached: no second request
+    assert len(server.requests) == 1
+
+
 def test_lpips_unavailable_or_loaded(hub):
     with pytest.raises(MetricUnavailable, match="LPIPS unavailable: alexnet-owt-7be5be79.pth"):
         perceptual.load_lpips("alex")
