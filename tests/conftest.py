@@ -1,6 +1,7 @@
 """Shared fixtures. Area-specific fixtures live in the area's own test files."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import json
@@ -13,6 +14,11 @@ from v2vtool.models.build import build_generator
 from v2vtool.models.checkpoint import save_generator
 
 DATA = Path(__file__).parent / "data"
+
+# No test may try the network (CI has none; a connect that hangs would stall it): pretrained
+# weights are never downloaded, in this process and in every `v2v` subprocess a test starts.
+# The download tests (tests/test_io_pretrained.py) lift this and point at 127.0.0.1.
+os.environ["V2V_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)

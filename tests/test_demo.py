@@ -8,6 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tests.pretrained_server import online  # noqa: F401 (fixture)
 from v2vtool.cli import app
 from v2vtool.config import apply_overrides, preset
 from v2vtool.io.clipdir import Clip, ClipWriter
@@ -44,7 +45,12 @@ def _short_examples(dst: Path, frames: int = 10) -> Path:
     return dst
 
 
-def test_demo_writes_videos_attention_and_metrics(tmp_path, small_checkpoint):
+def test_demo_writes_videos_attention_and_metrics(tmp_path, small_checkpoint, monkeypatch,
+                                                   online):
+    """`online`: downloads allowed (to a refused local port): the demo still never tries."""
+    from v2vtool.io import pretrained
+
+    monkeypatch.setattr(pretrained, "find", lambda name: None)  # no LPIPS / FID file on disk
     out = tmp_path / "demo"
     examples = _short_examples(tmp_path / "examples")
     res = CliRunner().invoke(app, ["demo", "--out", str(out), "--checkpoint",
@@ -61,8 +67,8 @@ def test_demo_writes_videos_attention_and_metrics(tmp_path, small_checkpoint):
         assert case["frames"] == n_truth
         assert 0 < case["metrics"]["psnr"] < 60
         assert "pose_error" in case["metrics"]
-    assert "fid" in metrics["cases"]["demo_k1"]["skipped"] or \
-        "fid" in metrics["cases"]["demo_k1"]["metrics"]
+    for metric in ("fid", "lpips"):
+        assert "this command does not download" in metrics["cases"]["demo_k1"]["skipped"][metric]
 
 
 def test_demo_missing_checkpoint_is_one_line_exit_2(tmp_path):

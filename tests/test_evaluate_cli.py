@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import v2vtool.cli.evaluate  # noqa: F401  (registers the command)
 from v2vtool.cli.app import app
+from v2vtool.io import pretrained
 from v2vtool.io.keypoints import Person, write_jsonl
 from v2vtool.metrics import fid as fidm
-from v2vtool.metrics import perceptual
 
 
 
@@ -40,9 +40,8 @@ def _write_dir(path, frames):
 
 @pytest.fixture
 def no_weights(monkeypatch):
-    monkeypatch.setattr(fidm, "find_weight_file", lambda name, explicit=None, **k:
-                        None if explicit is None else explicit)
-    monkeypatch.setattr(perceptual, "find_weight_file", lambda *a, **k: None)
+    """No LPIPS / FID weights on disk (and, as in every test, offline: tests/conftest.py)."""
+    monkeypatch.setattr(pretrained, "find", lambda name: None)
 
 
 def test_evaluate_unavailable_fid_and_lpips(tmp_path, no_weights):

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.pretrained_server import hub, online, server, state_bytes  # noqa: F401 (fixtures)
+from v2vtool.io import pretrained
 from v2vtool.metrics import MetricUnavailable, l1, pose_error, psnr, ssim, warp_error
 from v2vtool.metrics import fid as fidm
 from v2vtool.metrics import perceptual
@@ -122,23 +124,60 @@ def test_fid_with_test_made_weights(fid_weights):
     assert fidm.fid_from_activations(a_n[:, :64], acts[:, :64]) == pytest.approx(ref, rel=1e-3)
 
 
-def test_fid_unavailable_names_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(fidm, "find_weight_file", lambda *a, **k: None)
-    with pytest.raises(MetricUnavailable, match="pt_inception-2015-12-05-6726825d.pth"):
+def test_fid_unavailable_names_file(tmp_path, hub):
+    with pytest.raises(MetricUnavailable) as info:  # offline (tests/conftest.py), nothing on disk
         fidm.load_fid_model()
+    msg = str(info.value)
+    assert msg.startswith("FID unavailable: pt_inception-2015-12-05-6726825d.pth")
+    assert f"put it at {hub / fidm.FID_WEIGHTS_FILE} " in msg and "offline" in msg
     with pytest.raises(MetricUnavailable, match="file not found"):
         fidm.load_fid_model(tmp_path / "nope.pth")
     bad = tmp_path / "bad.pth"
     torch.save({"x": torch.zeros(1)}, bad)
-    monkeypatch.undo()
     with pytest.raises(MetricUnavailable, match="layout"):
         fidm.load_fid_model(bad)
 
 
-def test_lpips_unavailable_or_loaded(monkeypatch):
-    monkeypatch.setattr(perceptual, "find_weight_file", lambda *a, **k: None)
-    with pytest.raises(MetricUnavailable, match="alexnet-owt-7be5be79.pth"):
+def test_fid_uses_the_hub_cache_file_with_no_option(fid_weights, hub, monkeypatch):
+    from tests.pretrained_server import point
+
+    hub.mkdir(parents=True)
+    (hub / fidm.FID_WEIGHTS_FILE).symlink_to(fid_weights)
+    model = fidm.load_fid_model()
+    assert model.weights_path == hub / fidm.FID_WEIGHTS_FILE and not model.official
+    point(monkeypatch, "inception", "http://127.0.0.1:1/x", published=fid_weights.read_bytes())
+    assert fidm.load_fid_model().official  # the full SHA-256 of the registry decides
+
+
+def test_fid_fetches_its_weights_with_no_option(fid_weights, hub, online, server, monkeypatch):
+    server.serve(monkeypatch, "inception", fid_weights.read_bytes())
+    model = fidm.load_fid_model()
+    assert model.weights_path == hub / fidm.FID_WEIGHTS_FILE and model.official
+    assert model.weights_path.read_bytes() == fid_weights.read_bytes()
+    assert fidm.resolve_fid_weights() == model.weights_path  # cached: no second request
+    assert len(server.requests) == 1
+
+
+def test_lpips_unavailable_or_loaded(hub):
+    with pytest.raises(MetricUnavailable, match="LPIPS unavailable: alexnet-owt-7be5be79.pth"):
         perceptual.load_lpips("alex")
+
+
+def test_lpips_fetches_its_backbone_with_no_option(hub, online, server, monkeypatch):
+    import torchvision
+    torch.manual_seed(0)
+    features = {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items()
+                if k.startswith("features.")}  # what LPIPS reads (10 MB, not 233)
+    server.serve(monkeypatch, "alexnet", state_bytes(features))
+    m = perceptual.load_lpips("alex")
+    assert m.backbone_path == hub / "alexnet-owt-7be5be79.pth" and m.backbone_path.is_file()
+    assert torch.equal(m.net.net.slice1[0].weight, features["features.0.weight"])
+    assert pretrained.state("alexnet").hash == "ok"
+    a = _img(0, 64, 64)
+    assert perceptual.lpips_distance(m, _img(1, 64, 64), a) > 0
+    assert len(server.requests) == 1
+    perceptual.load_lpips("alex")  # from the hub cache now
+    assert len(server.requests) == 1
 
 
 def test_lpips_with_local_backbone(tmp_path):

@@ -11,7 +11,8 @@ $V2V_WEIGHTS).
 
 The driver is synthesized with K=1 (front) and K=2 (front + back), each scored against the truth
 with the same metrics as `v2v evaluate` (no retargeting: the truth is rendered on the driver's
-own skeleton, so retargeting would move the target away from its exact truth).
+own skeleton, so retargeting would move the target away from its exact truth). LPIPS and FID
+use their weights only when already on disk: the demo never downloads (CI has no network).
 """
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def run_demo(out: str | os.PathLike, checkpoint: str | os.PathLike | None = None
                 synthesize(examples, driver, tmp_out / "demo_side_by_side.mp4", checkpoint=ckpt,
                            retarget=False, side_by_side=True, device=device)
             say(f"scoring K={k} against the truth")
-            report = evaluate_video(video, real=truth, driver=driver, keynet_dir=keynet_dir)
+            report = evaluate_video(video, real=truth, driver=driver, keynet_dir=keynet_dir,
+                                    fetch_weights=False)  # the demo never downloads
             results["cases"][case.name] = {
                 "k": k, "examples": list(case.examples), "video": video.name,
                 "frames": res.frames, "fps": res.fps,

@@ -14,6 +14,7 @@ COMMANDS: tuple[str, ...] = (  # in pipeline order, as `v2v --help` lists them
     "evaluate",
     "ablate",
     "demo",
+    "weights",  # set-up: third-party pretrained weights
 )
 for _name in COMMANDS:
     importlib.import_module(f"v2vtool.cli.{_name}")

@@ -1,4 +1,5 @@
-"""The typer app, the root options (--version, --debug) and the error policy of every command.
+"""The typer app, the root options (--version, --debug, --offline) and the error policy of every
+command.
 
 Policy (architecture.md rule 7): a `UserError` (or any error named in `USER_ERRORS`) prints one
 line `error: ...` on stderr and exits with code 2; `--debug` re-raises to show the traceback.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import signal
 import threading
 from typing import Callable, TypeVar
@@ -19,6 +21,7 @@ from rich.markup import escape
 
 from v2vtool import __version__
 from v2vtool.errors import UserError, os_error_message
+from v2vtool.io.pretrained import ENV_OFFLINE
 
 console = Console(stderr=True, emoji=False)  # human output (stderr); stdout stays clean for JSON
 F = TypeVar("F", bound=Callable)
@@ -45,8 +48,14 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    offline: bool = typer.Option(False, "--offline", help="Never download pretrained weights "
+                                 "(VGG19, Inception, AlexNet); same as V2V_OFFLINE=1. Metrics "
+                                 "without their weights are skipped, the perceptual loss is "
+                                 "disabled."),
 ) -> None:
     ctx.obj = {"debug": debug}
+    if offline:  # an environment variable reaches every loader, torchrun's workers included
+        os.environ[ENV_OFFLINE] = "1"
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 

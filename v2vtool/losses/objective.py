@@ -3,7 +3,7 @@
 How the training loop calls it (one generator forward, then D update, then G update)::
 
     ds = build_discriminators(cfg.generator, cfg.discriminator)   # nn.ModuleDict
-    vgg, perceptual_status = load_vgg19()        # None + one loud warning without local weights
+    vgg, perceptual_status = load_vgg19()        # None + one loud warning when offline, no file
     out = G(**generator_inputs(batch))   # SequenceOutput (v2vtool.data.dataset)
     d_terms = discriminator_losses(out, batch, ds, cfg.loss)       # uses out.image.detach()
     g_terms = generator_losses(out, batch, ds, cfg.loss, vgg)      # freeze D params around it

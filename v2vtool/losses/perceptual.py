@@ -1,7 +1,8 @@
 """VGG19 perceptual loss (paper weight 10; layer weights 1/32, 1/16, 1/8, 1/4, 1).
 
-The feature network comes from ``v2vtool.models.perceptual.load_vgg19`` (local weights only);
-when it is None the objective leaves this term out (the loader already warned loudly).
+The feature network comes from ``v2vtool.models.perceptual.load_vgg19`` (torchvision's file,
+fetched into the torch hub cache when online); when it is None the objective leaves this term
+out (the loader already warned loudly).
 """
 from __future__ import annotations
 

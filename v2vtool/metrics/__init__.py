@@ -4,13 +4,14 @@
 - `reconstruction`: psnr, ssim (scikit-image), l1
 - `masked`: person_psnr (inside the true person mask), ghost_l1 (outside it, dilated)
 - `drift`: PSNR per quarter of a video, and last - first quarter
-- `perceptual`: LPIPS with locally present backbone weights only (else `MetricUnavailable`)
-- `fid`: Frechet Inception Distance with pytorch-fid's InceptionV3, weights from a local file only
+- `perceptual`: LPIPS with torchvision's AlexNet backbone (`v2vtool.io.pretrained`)
+- `fid`: Frechet Inception Distance with pytorch-fid's InceptionV3 (`v2vtool.io.pretrained`)
 - `temporal`: flow-warping error (OpenCV DIS flow on reference frames, masked L1)
 - `pose`: pose error (mean joint distance at a reference resolution) + missing-joint rate
 
-No metric ever downloads anything; a metric whose weights are missing raises
-`MetricUnavailable` whose message names the exact file and where to put it.
+LPIPS and FID fetch their published weights file into the torch hub cache when it is missing
+(checked against its SHA-256; never when offline or with `fetch=False`); a metric whose weights
+are still missing raises `MetricUnavailable` whose message names the exact path to put it at.
 """
 from __future__ import annotations
 

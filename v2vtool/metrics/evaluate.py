@@ -112,15 +112,18 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
                    lpips_backbone: str | os.PathLike | None = None,
                    pose_estimator: str = "auto", keynet_dir: str | os.PathLike | None = None,
                    reference_height: int = REFERENCE_HEIGHT, device: str = "cpu",
-                   progress: Callable[[str], None] | None = None) -> EvaluationReport:
-    """Compute every metric the inputs allow; list the others in `skipped` with the reason."""
+                   progress: Callable[[str], None] | None = None,
+                   fetch_weights: bool = True) -> EvaluationReport:
+    """Compute every metric the inputs allow; list the others in `skipped` with the reason.
+    `fetch_weights`: download missing LPIPS / FID weights (`v2vtool.io.pretrained`; never when
+    offline)."""
     say = progress or (lambda s: None)
     rep = EvaluationReport(versions=versions())
     src = _open(generated, real, driver, rep)
     _align_to_synthesis(src, rep)
     _pair(src, rep)
-    _reconstruction(src, rep, lpips_backbone, device, say)
-    _fid(src, rep, fid_weights, device, say)
+    _reconstruction(src, rep, lpips_backbone, device, say, fetch_weights)
+    _fid(src, rep, fid_weights, device, say, fetch_weights)
     _temporal(src, rep, say)
     _pose(src, rep, pose_estimator, keynet_dir, reference_height, say)
     return rep
@@ -182,7 +185,8 @@ def _pair(src: _Sources, rep: EvaluationReport) -> None:
     src.paired = min(gen.count, real.count)
 
 
-def _reconstruction(src: _Sources, rep: EvaluationReport, lpips_backbone, device, say) -> None:
+def _reconstruction(src: _Sources, rep: EvaluationReport, lpips_backbone, device, say,
+                    fetch: bool) -> None:
     """Rows computed from paired frames (+ true masks, LPIPS): PSNR, SSIM, L1, LPIPS, ..."""
     rows = _rows({"truth", "mask", "lpips"})
     if src.real is None:
@@ -194,7 +198,7 @@ def _reconstruction(src: _Sources, rep: EvaluationReport, lpips_backbone, device
     try:
         from v2vtool.metrics.perceptual import load_lpips
 
-        lp = load_lpips("alex", lpips_backbone, device)
+        lp = load_lpips("alex", lpips_backbone, device, fetch=fetch)
     except MetricUnavailable as exc:
         rep.skipped["lpips"] = str(exc)
     inputs = Inputs(src.gen, src.paired, truth=src.real.resized(src.size),
@@ -203,7 +207,7 @@ def _reconstruction(src: _Sources, rep: EvaluationReport, lpips_backbone, device
     rep.metrics["reconstruction_frames"] = src.paired
 
 
-def _fid(src: _Sources, rep: EvaluationReport, fid_weights, device, say) -> None:
+def _fid(src: _Sources, rep: EvaluationReport, fid_weights, device, say, fetch: bool) -> None:
     rows = _rows({"fid"})
     if src.real is None:
         for m in rows:
@@ -212,7 +216,7 @@ def _fid(src: _Sources, rep: EvaluationReport, fid_weights, device, say) -> None
     try:
         from v2vtool.metrics import fid as fidm
 
-        model = fidm.load_fid_model(fid_weights, device)
+        model = fidm.load_fid_model(fid_weights, device, fetch=fetch)
     except MetricUnavailable as exc:
         rep.skipped["fid"] = str(exc)
         return

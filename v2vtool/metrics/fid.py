@@ -1,11 +1,12 @@
 """Frechet Inception Distance (Heusel et al. 2017) with pytorch-fid's InceptionV3 (pool3, 2048-d).
 
-The network is built from pytorch-fid's FID-specific blocks and its weights are loaded from a
-LOCAL file only — pytorch-fid's own constructor downloads, so it is never called here:
-`--fid-weights PATH`, then `weights/pt_inception-2015-12-05-6726825d.pth`, then the torch hub
-cache `$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`. When none exists,
-`MetricUnavailable` says so; FID is never computed with random weights outside the tests
-(which build their own weights file, see `build_fid_inception`).
+The network is built from pytorch-fid's FID-specific blocks (pytorch-fid's own constructor
+downloads without a check, so it is never called) and its weights come from
+`v2vtool.io.pretrained.resolve("inception")`: `--fid-weights PATH`, else the torch hub cache
+`$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth` or a weights/ folder, else a
+download checked against the published SHA-256 (unless offline). When there is none,
+`MetricUnavailable` says where to put it; FID is never computed with random weights outside the
+tests (which build their own weights file, see `build_fid_inception`).
 
     FID = |mu_1 - mu_2|^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
 """
@@ -24,22 +25,13 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
+from v2vtool.io import pretrained
 from v2vtool.io.hashing import sha256_file
-from v2vtool.metrics.common import (MetricUnavailable, find_weight_file, hub_checkpoints_dir,
-                                    repo_weights_dir, to_tensor01)
+from v2vtool.metrics.common import MetricUnavailable, to_tensor01
 
 log = logging.getLogger(__name__)
 
-FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-FID_WEIGHTS_SHA256_PREFIX = "6726825d"  # torch hub naming convention: sha256 prefix in the name
-FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                   + FID_WEIGHTS_FILE)
-
-
-def fid_unavailable_message() -> str:
-    return (f"FID unavailable: Inception weights file {FID_WEIGHTS_FILE} not found; download "
-            f"it from {FID_WEIGHTS_URL} and put it in {repo_weights_dir()}/ or "
-            f"{hub_checkpoints_dir()}/ (or pass --fid-weights PATH)")
+FID_WEIGHTS_FILE = pretrained.REGISTRY["inception"].file_name
 
 
 def build_fid_inception() -> nn.Module:
@@ -83,24 +75,23 @@ class FIDFeatures(nn.Module):
 class FIDModel:
     features: FIDFeatures
     weights_path: Path
-    official: bool  # sha256 matches the published file's prefix
+    official: bool  # sha256 is the published file's
 
 
-def resolve_fid_weights(explicit: str | os.PathLike | None = None) -> Path:
-    """Find the weights file or raise MetricUnavailable (never downloads)."""
-    if explicit is not None and not Path(explicit).is_file():
-        raise MetricUnavailable(f"FID unavailable: --fid-weights {explicit}: file not found "
-                                f"(expected pytorch-fid's {FID_WEIGHTS_FILE})")
-    path = find_weight_file(FID_WEIGHTS_FILE, explicit)
-    if path is None:
-        raise MetricUnavailable(fid_unavailable_message())
-    return path
+def resolve_fid_weights(explicit: str | os.PathLike | None = None, fetch: bool = True) -> Path:
+    """The weights file (fetched when missing, unless `fetch` is False or offline), or
+    MetricUnavailable naming the exact path to put it at."""
+    try:
+        return pretrained.resolve("inception", explicit, fetch=fetch)
+    except pretrained.WeightsUnavailable as exc:
+        raise MetricUnavailable(f"FID unavailable: {exc}") from None
 
 
-def load_fid_model(weights: str | os.PathLike | None = None, device: str = "cpu") -> FIDModel:
-    """Build the FID network and load the local weights (a pickle file, parsed by torch's
-    restricted unpickler: `weights_only=True` rebuilds tensors and containers, nothing else)."""
-    path = resolve_fid_weights(weights)
+def load_fid_model(weights: str | os.PathLike | None = None, device: str = "cpu",
+                   fetch: bool = True) -> FIDModel:
+    """Build the FID network and load its weights (a pickle file, parsed by torch's restricted
+    unpickler: `weights_only=True` rebuilds tensors and containers, nothing else)."""
+    path = resolve_fid_weights(weights, fetch)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-facing fact
@@ -112,9 +103,9 @@ def load_fid_model(weights: str | os.PathLike | None = None, device: str = "cpu"
     except RuntimeError as exc:
         raise MetricUnavailable(f"FID unavailable: {path}: does not match pytorch-fid's "
                                 f"InceptionV3 layout ({str(exc).splitlines()[0]})") from None
-    official = sha256_file(path).startswith(FID_WEIGHTS_SHA256_PREFIX)
+    official = sha256_file(path) == pretrained.get("inception").sha256
     if not official:
-        log.warning("%s is not the official FID Inception file (sha256 prefix differs): FID "
+        log.warning("%s is not the official FID Inception file (its SHA-256 differs): FID "
                     "values are not comparable to published ones", path)
     feats = FIDFeatures(net).eval().to(device)
     for p in feats.parameters():

@@ -1,10 +1,12 @@
-"""LPIPS (Zhang et al. 2018) with locally present weights only.
+"""LPIPS (Zhang et al. 2018) with the AlexNet backbone from torchvision's published file.
 
-The lpips package ships its linear calibration layers; the backbone (torchvision AlexNet or
-VGG16, ImageNet) must already be in the torch hub cache or weights/ — `lpips.LPIPS(
-pretrained=True)` would download it, so the backbone is built randomly initialised without any
-download (`pnet_rand=True`) and then overwritten from the local file. When the file is missing,
-`MetricUnavailable` names it; LPIPS is never computed with a random backbone.
+The lpips package ships its linear calibration layers; the backbone comes from
+`v2vtool.io.pretrained.resolve("alexnet")` (`--lpips-backbone PATH`, else the torch hub cache or
+a weights/ folder, else a checked download into the hub cache unless offline).
+`lpips.LPIPS(pretrained=True)` would download it unchecked through torchvision, so the backbone is
+built randomly initialised (`pnet_rand=True`) and then overwritten from the file. When there is no
+file, `MetricUnavailable` names the exact path to put it at; LPIPS is never computed with a
+random backbone.
 """
 from __future__ import annotations
 
@@ -18,21 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from v2vtool.metrics.common import (MetricUnavailable, find_weight_file, hub_checkpoints_dir,
-                                    repo_weights_dir, to_tensor01)
+from v2vtool.io import pretrained
+from v2vtool.metrics.common import MetricUnavailable, to_tensor01
 
 log = logging.getLogger(__name__)
 
-BACKBONE_FILES = {
-    "alex": ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"),
-    "vgg": ("vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth"),
-}
-
-
-def lpips_unavailable_message(net: str = "alex") -> str:
-    name, url = BACKBONE_FILES[net]
-    return (f"LPIPS unavailable: backbone weights file {name} not found; download it from {url} "
-            f"and put it in {hub_checkpoints_dir()}/ or {repo_weights_dir()}/")
+BACKBONES = {"alex": "alexnet"}  # LPIPS net -> v2vtool.io.pretrained entry
 
 
 @dataclass(frozen=True)
@@ -43,13 +36,15 @@ class LPIPSModel:
 
 
 def load_lpips(net: str = "alex", backbone: str | os.PathLike | None = None,
-               device: str = "cpu") -> LPIPSModel:
-    """LPIPS with the backbone from a local file (raises MetricUnavailable when missing)."""
-    if net not in BACKBONE_FILES:
-        raise ValueError(f"LPIPS net must be one of {sorted(BACKBONE_FILES)}")
-    path = find_weight_file(BACKBONE_FILES[net][0], backbone)
-    if path is None:
-        raise MetricUnavailable(lpips_unavailable_message(net))
+               device: str = "cpu", fetch: bool = True) -> LPIPSModel:
+    """LPIPS with the backbone from its file (fetched when missing, unless `fetch` is False or
+    offline); MetricUnavailable when there is none."""
+    if net not in BACKBONES:
+        raise ValueError(f"LPIPS net must be one of {sorted(BACKBONES)}")
+    try:
+        path = pretrained.resolve(BACKBONES[net], backbone, fetch=fetch)
+    except pretrained.WeightsUnavailable as exc:
+        raise MetricUnavailable(f"LPIPS unavailable: {exc}") from None
     import lpips
 
     with warnings.catch_warnings():

@@ -1,13 +1,14 @@
-"""VGG19 features for the perceptual loss, from LOCAL weights only (never random, never fetched).
+"""VGG19 features for the perceptual loss, from torchvision's published weights (never random).
 
-Weights are looked up, in order: an explicit ``path`` (a torchvision ``vgg19-dcbb9e9d.pth`` or a
-``.safetensors`` of the same state dict; the ``features.*`` tensors are used), then the torch hub
-cache ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth`` (default ``~/.cache/torch/hub``).
-``.pth`` files are pickle files, read with ``torch.load(weights_only=True)``: torch's restricted
-unpickler, which admits tensors and plain containers only (still a pickle parser).
-When no file is found, ``load_vgg19`` logs ONE loud warning and returns ``(None, status)`` with
-``status = {"enabled": False, "path": None, "reason": ...}``; the training run records the status
-in its config and the objective leaves the perceptual term out.
+The file (`vgg19-dcbb9e9d.pth`, or a ``.safetensors`` of the same state dict; the ``features.*``
+tensors are used) comes from `v2vtool.io.pretrained.resolve("vgg19", path)`: an explicit
+``path``, else the torch hub cache (``$TORCH_HOME/hub/checkpoints``) or a weights/ folder, else a
+checked download into the hub cache unless offline ($V2V_OFFLINE=1, ``v2v --offline``, no
+network). ``.pth`` files are pickle files, read with ``torch.load(weights_only=True)``: torch's
+restricted unpickler, which admits tensors and plain containers only (still a pickle parser).
+When there is no file, ``load_vgg19`` logs ONE loud warning and returns ``(None, status)`` with
+``status = {"enabled": False, "path": None, "reason": ...}`` (the reason names the exact path to
+put the file at); the training run records the status and the objective leaves the term out.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ import torch
 import torch.nn as nn
 
 from v2vtool.errors import UserError
+from v2vtool.io import pretrained
 
 log = logging.getLogger(__name__)
 
-FILENAME = "vgg19-dcbb9e9d.pth"
+FILENAME = pretrained.REGISTRY["vgg19"].file_name
 # indices of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features
 LAYERS = (1, 6, 11, 20, 29)
 LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)  # reference perceptual-loss weights
@@ -72,19 +74,16 @@ class VGG19Features(nn.Module):
 
 
 def default_vgg19_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / FILENAME
+    """Where the file is fetched to (and where messages say to put it)."""
+    return pretrained.hub_path(pretrained.get("vgg19"))
 
 
 def find_vgg19_weights(path: str | os.PathLike | None = None) -> Path | None:
-    """The weights file to use, or None when there is none on disk (an explicit path that does
-    not exist is a user error)."""
+    """The weights file on disk, or None (never downloads; an explicit path that does not exist
+    is a user error)."""
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: VGG19 weights file not found")
-        return path
-    default = default_vgg19_path()
-    return default if default.is_file() else None
+        return pretrained.resolve("vgg19", path)
+    return pretrained.find("vgg19")
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
@@ -102,28 +101,34 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def vgg19_status(path: str | os.PathLike | None = None) -> dict:
-    """Whether the perceptual loss can run, without loading it: {"enabled", "path", "reason"}."""
+    """Whether the perceptual loss can run from what is on disk, without loading or downloading
+    anything: {"enabled", "path", "reason"}."""
     found = find_vgg19_weights(path)
     if found is None:
         return {"enabled": False, "path": None,
-                "reason": f"VGG19 weights not found at {default_vgg19_path()}"}
+                "reason": pretrained.unavailable_message(pretrained.get("vgg19"),
+                                                         "not downloaded yet")}
     return {"enabled": True, "path": str(found), "reason": "local weights"}
 
 
-def load_vgg19(path: str | os.PathLike | None = None) -> tuple[VGG19Features | None, dict]:
-    """Load VGG19 features from local weights -> (module or None, status dict).
+def load_vgg19(path: str | os.PathLike | None = None,
+               fetch: bool = True) -> tuple[VGG19Features | None, dict]:
+    """Load VGG19 features -> (module or None, status dict); the file is fetched into the hub
+    cache when missing (unless `fetch` is False or offline).
 
-    Missing weights disable the perceptual term with one loud warning (never random weights).
-    """
-    status = vgg19_status(path)
-    if not status["enabled"]:
-        log.warning("PERCEPTUAL LOSS DISABLED: %s. Put torchvision's %s there (or pass its path) "
-                    "to enable the VGG19 perceptual term; this run trains without it.",
-                    status["reason"], FILENAME)
-        return None, status
-    module = VGG19Features(_read_state(Path(status["path"])))
-    log.info("VGG19 perceptual features loaded from %s", status["path"])
-    return module, status
+    No file disables the perceptual term with one loud warning (never random weights); an
+    explicit `path` that does not exist is a UserError."""
+    try:
+        found = pretrained.resolve("vgg19", path, fetch=fetch)
+    except pretrained.WeightsUnavailable as exc:
+        if path is not None:
+            raise
+        log.warning("PERCEPTUAL LOSS DISABLED: %s. This run goes on without the VGG19 "
+                    "perceptual term.", exc)
+        return None, {"enabled": False, "path": None, "reason": str(exc)}
+    module = VGG19Features(_read_state(found))
+    log.info("VGG19 perceptual features loaded from %s", found)
+    return module, {"enabled": True, "path": str(found), "reason": "local weights"}
 
 
 def vgg_input_size_ok(x: torch.Tensor) -> bool:
