@@ -34,6 +34,9 @@ def test_natural_order(names, expect):
     (["1.png", "01.png", "3.png"], []),  # the same number twice: not a clean sequence
     (["only7.png"], []),
     (["aachen_000000_000019_x.png", "aachen_000000_000021_x.png"], [20]),  # the last number
+    (["a1.png", "a999999999.png"], []),  # sparse numbering (photos): no gaps, nothing held
+    (["f0.png", "f30.png", "f60.png", "f90.png"], []),  # every 30th frame: sparse by design
+    (["f0.png", "f5.png", "f9.png"], [1, 2, 3, 4, 6, 7, 8]),  # 7 missing of 10: still gaps
 ])
 def test_missing_indices(names, missing):
     assert missing_indices([Path(n) for n in names]) == missing

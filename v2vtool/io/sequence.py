@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
 _SHOWN = 8  # missing indices named in a warning line
 _RECORDED = 1000  # missing indices listed in a sidecar / meta.json (the count is always exact)
+SPARSE = 10  # more missing indices than this per file present: a sparse numbering, not gaps
 
 
 def natural_key(path: str | os.PathLike) -> list:
@@ -45,7 +46,9 @@ def missing_indices(paths: list[Path]) -> list[int]:
     """Indices missing inside the numbered range of `paths` (sorted).
 
     Only for a numbered sequence: at least two names, all with the same text around their
-    last digit run and no number twice; anything else has no numbering to check ([])."""
+    last digit run and no number twice; anything else has no numbering to check ([]). A
+    numbering with more than `SPARSE` missing indices per file present (photo numbers, every
+    30th frame annotated, `a1.png` + `a999999.png`) is sparse by design, not frames lost: []."""
     parts = [frame_number(p) for p in paths]
     if len(parts) < 2 or any(p is None for p in parts):
         return []
@@ -53,6 +56,9 @@ def missing_indices(paths: list[Path]) -> list[int]:
         return []
     numbers = sorted(n for _, n, _ in parts)
     if len(set(numbers)) != len(numbers):
+        return []
+    span = numbers[-1] - numbers[0] + 1
+    if span - len(numbers) > SPARSE * len(numbers):
         return []
     present = set(numbers)
     return [i for i in range(numbers[0], numbers[-1] + 1) if i not in present]
