@@ -122,7 +122,8 @@ def clip_loop(kind: str, clip: Path, work: Path, workers: int) -> dict:
 
 def semantics_cpu(kind: str, clip: Path) -> float:
     """CPU ms/frame of decode (prefetched) + detect + smooth + render, nothing written."""
-    from v2vtool.io.video import Prefetch, open_video
+    from v2vtool.io.prefetch import Prefetch
+    from v2vtool.io.video import open_video
     from v2vtool.semantics.smoothing import smooth_keypoints
     with build(kind) as ex, open_video(clip) as reader:
         n = 0

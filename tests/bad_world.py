@@ -173,6 +173,20 @@ def build(root: Path) -> Path:
     # a 16-bit grayscale example (Pillow reads it as mode I;16)
     gray = (np.asarray(Image.open(root / "ex.png").convert("L")).astype(np.uint16) * 257)
     Image.fromarray(gray).save(root / "ex16.png")
+
+    # ---- phone footage (issue 21, items 1-2): clips whose meta.json frame_times are broken --
+    n = len(clip)
+    for name, times in (("clip_times_short", [0.0, 0.1]),
+                        ("clip_times_back", [i / 10 for i in range(n)]),
+                        ("clip_times_null", [i / 10 for i in range(n)])):
+        shutil.copytree(root / CLIP, root / name)
+        meta = json.loads((root / name / "meta.json").read_text())
+        meta["frame_times"] = times
+        if name == "clip_times_back":
+            times[5] = 0.1
+        if name == "clip_times_null":
+            times[3] = None
+        (root / name / "meta.json").write_text(json.dumps(meta))
     return root
 
 

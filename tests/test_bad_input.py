@@ -258,6 +258,13 @@ CASES = [
      "not found"),
     ("demo-ckpt-missing", "demo --checkpoint nope --examples-dir exdir --out newdemo",
      "not found"),
+    # ---- phone footage (issue 21, items 1-2): recorded frame times --------------------------
+    ("synth-clip-frame-times-count", f"{S} -e ex.png -d clip_times_short --out o.mp4",
+     r"frame_times: expected a list of 12 times"),
+    ("synth-clip-frame-times-order", f"{S} -e ex.png -d clip_times_back --out o.mp4",
+     r"frame_times\[5\]=0.1: before frame_times\[4\]"),
+    ("dinfo-clip-frame-times-null", "data info clip_times_null", r"frame_times\[3\]: null"),
+    ("train-clip-frame-times", f"{T} --data clip_times_back --out newrun", r"frame_times\[5\]"),
 ]
 
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from v2vtool.errors import UserError
 from v2vtool.io.png import encode_png, write_png
-from v2vtool.io.video import Prefetch, open_video, read_frames
+from v2vtool.io.prefetch import Prefetch
+from v2vtool.io.video import open_video, read_frames
 from v2vtool.semantics.extractors import _readonly
 from v2vtool.semantics.kinds import get_extractor
 from v2vtool.semantics.pose_graph import PoseGraph, detection_size, hands_in_frame

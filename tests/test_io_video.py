@@ -150,3 +150,69 @@ def test_empty_dir_and_corrupt_png(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     with pytest.raises(UserError, match="bad.png"):
         open_video(tmp_path / "bad.png")
+
+
+# ---- phone footage: rotation, variable frame rate, numbered frame folders ----------------------
+
+def test_portrait_phone_video_reads_upright(tmp_path):
+    from tests.phone_media import marker_frames, stored_landscape, write_video
+
+    upright = marker_frames(6)  # (128, 96): white block top-left
+    path = write_video(tmp_path / "portrait.mp4", stored_landscape(upright), display_rotation=-90)
+    with av.open(str(path)) as c:  # stored landscape, as a phone writes it
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (128, 96)
+    with open_video(path) as r:
+        assert r.size == (96, 128) and r.frame_count == 6
+        assert r.orientation.describe() == {"degrees": -90, "mirrored": False,
+                                            "source": "display matrix", "applied": True}
+        frames = list(r)
+    assert all(f.shape == (128, 96, 3) for f in frames)
+    assert frames[2][4:12, 2:10].min() > 230 and frames[2][4:12, -10:-2].max() < 120
+    assert all(np.abs(a.astype(int) - b).mean() < 2 for a, b in zip(frames, upright))
+
+
+def test_vfr_timestamps_are_read(tmp_path):
+    from tests.phone_media import marker_frames, vfr_times, write_video
+
+    times = vfr_times(12)
+    path = write_video(tmp_path / "vfr.mp4", marker_frames(12), times=times)
+    with open_video(path) as r:
+        timing = r.timing
+        assert len(list(r)) == 12
+    assert timing.vfr and timing.times == pytest.approx(times, abs=1e-3)
+    assert timing.fps == pytest.approx(11 / times[-1])
+    with av.open(str(path)) as c:  # the demuxed times are the decoded frames' times
+        assert [float(f.time) for f in c.decode(video=0)] == pytest.approx(times, abs=1e-3)
+    constant = write_video(tmp_path / "cfr.mp4", marker_frames(12), fps=15)
+    with open_video(constant) as r:
+        assert not r.timing.vfr and r.timing.fps == pytest.approx(15, rel=1e-3)
+
+
+def test_writer_keeps_vfr_timestamps_and_duration(tmp_path):
+    from v2vtool.io.timing import Timing
+
+    from tests.phone_media import marker_frames, vfr_times
+
+    timing = Timing.from_stamps(vfr_times(12), 30.0)
+    out = tmp_path / "o.mp4"
+    with VideoWriter(out, timing.fps, timing=timing) as w:
+        for f in marker_frames(12):
+            w.write(f)
+    with open_video(out) as r:
+        back = r.timing
+        assert r.frame_count == 12
+    assert back.times == pytest.approx(timing.times, abs=1e-4)
+    with av.open(str(out)) as c:  # the container's duration: the driver's within one frame
+        assert abs(c.duration / 1e6 - timing.duration) < 1 / timing.fps
+
+
+def test_frame_folder_natural_order_and_missing_index_held(tmp_path):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in (0, 1, 2, 4, 10):
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(seq / f"f{i}.png")
+    with open_video(seq, fps=10) as r:
+        assert r.missing == (3, 5, 6, 7, 8, 9) and r.frame_count == 11
+        values = [int(f[0, 0, 0]) for f in r]
+        assert r.timing.times[-1] == pytest.approx(1.0)
+    assert values == [0, 20, 40, 40, 80, 80, 80, 80, 80, 80, 200]

@@ -39,12 +39,13 @@ HELP = (
 
 def _expand(inputs: list[Path]) -> list[Path]:
     """A folder holding videos (and no PNG/JPG frames) stands for those videos."""
+    from v2vtool.io.sequence import natural_sorted
     from v2vtool.io.video import IMAGE_EXTS, VIDEO_EXTS
 
     out: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.is_file())
+            files = natural_sorted(f for f in p.iterdir() if f.is_file())
             videos = [f for f in files if f.suffix.lower() in VIDEO_EXTS]
             if videos and not any(f.suffix.lower() in IMAGE_EXTS for f in files):
                 out.extend(videos)

@@ -122,6 +122,10 @@ def _summary(r) -> Table:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("output", f"{escape(str(r.out))} ({r.size[0]}x{r.size[1]}, {r.frames} frames @ {r.fps:g} fps)")
+    timing = r.frame_timing or {}
+    if timing.get("mode") == "source-timestamps":
+        t.add_row("timing", f"the driver's timestamps (variable frame rate, mean "
+                            f"{timing['fps']:.2f} fps, {timing['duration']:.2f} s)")
     t.add_row("examples (K)", str(r.k))
     t.add_row("retargeted", "yes" if r.retargeted else "no")
     t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")

@@ -13,7 +13,9 @@ annotation folder (no <seq> level) form one sequence named after SRC.
 
 Problems (mismatched counts, missing pairs, frames without a person / face, unreadable or
 malformed files, size changes) are collected per file and the frame is skipped; the import
-fails (UserError, nothing written) only when no usable frame remains.
+fails (UserError, nothing written) only when no usable frame remains. Folders are read in
+natural name order (`frame2` before `frame10`); indices missing from a sequence's numbered
+image names are one warning line and recorded in its meta.json ("missing_frames").
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from v2vtool.errors import UserError
 from v2vtool.io.atomic import atomic_dir
 from v2vtool.io.clipdir import ClipWriter
 from v2vtool.io.keypoints import read_dlib68, read_openpose_json
+from v2vtool.io.sequence import list_sequence, missing_record, natural_sorted, warn_missing
 from v2vtool.semantics.render import render_face, render_pose
 
 log = logging.getLogger(__name__)
@@ -81,7 +84,7 @@ def pair_key(stem: str) -> str:
 
 
 def _files(folder: Path, exts) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+    return list(list_sequence(folder, exts).files)
 
 
 def find_sequences(src: Path, fmt: str) -> list[tuple[str, Path, Path]]:
@@ -96,7 +99,7 @@ def find_sequences(src: Path, fmt: str) -> list[tuple[str, Path, Path]]:
     seqs = []
     if _files(images, IMAGE_EXTS):
         seqs.append((src.name, images, anno))
-    for sub in sorted(p for p in images.iterdir() if p.is_dir()):
+    for sub in natural_sorted(p for p in images.iterdir() if p.is_dir()):
         seqs.append((sub.name, sub, anno / sub.name))
     if not seqs:
         raise UserError(f"{images}: no image sequences (expected images/<seq>/*.jpg)")
@@ -152,7 +155,9 @@ def _import_sequence(fmt, name, img_dir, anno_dir, dest, fps, report) -> None:
     if not anno_dir.is_dir():
         problems.append(Problem(str(img_dir), f"no annotation folder {anno_dir}"))
         return
-    images, annos = _files(img_dir, IMAGE_EXTS), _files(anno_dir, (ext,))
+    seq = list_sequence(img_dir, IMAGE_EXTS)
+    images, annos = list(seq.files), _files(anno_dir, (ext,))
+    warn_missing(str(img_dir), seq.missing, "recorded in meta.json (frames are not invented)")
     if len(images) != len(annos):
         problems.append(Problem(str(anno_dir), f"{len(images)} images but {len(annos)} "
                                 f"annotation files"))
@@ -196,8 +201,9 @@ def _import_sequence(fmt, name, img_dir, anno_dir, dest, fps, report) -> None:
             writer.abort()
             problems.append(Problem(str(img_dir), "no usable frames; sequence skipped"))
             return
+        extra = {"missing_frames": missing_record(seq.missing)} if seq.missing else {}
         writer.close(source=str(img_dir.resolve()), extractor=f"import-{fmt}",
-                     importer=fmt, identity=name, frames_skipped=skipped)
+                     importer=fmt, identity=name, frames_skipped=skipped, **extra)
     except BaseException:
         writer.abort()
         raise

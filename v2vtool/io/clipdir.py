@@ -14,6 +14,10 @@ train / synthesize / evaluate read.
                           record in semantics/kinds.py)
       masks/000000.png   person mask, 0/255 (where the kind has one)
 
+meta.json's "fps" is the frames' real rate (a variable-frame-rate video's mean); such a clip
+also records "frame_times" (seconds from the first frame, one per frame), which `Clip.timing`
+reads (clips without it: times from "fps").
+
 `ClipWriter` streams frames into a temporary directory and renames it on `close()`, so an
 interrupted or failed write leaves nothing under the final name.
 """
@@ -36,6 +40,7 @@ from v2vtool.io.atomic import make_parents, remove_created, replace_dir
 from v2vtool.io.guard import check_replaceable, is_clip_output
 from v2vtool.io.keypoints import Frame, frame_to_dict, read_jsonl
 from v2vtool.io.png import write_png
+from v2vtool.io.timing import Timing
 from v2vtool.semantics.kinds import get_kind
 
 CLIP_FORMAT = "v2v-clip/1"
@@ -128,8 +133,25 @@ def check_meta(meta, where) -> None:
         check_number("frame_count", meta["frame_count"], 1, 10**8, integer=True)
         if meta.get("semantic_channels") is not None and meta["semantic_channels"] not in (1, 3):
             raise UserError(f"semantic_channels {meta['semantic_channels']!r}: must be 1 or 3")
+        if meta.get("frame_times") is not None:
+            _check_frame_times(meta["frame_times"], meta["frame_count"])
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def _check_frame_times(times, count: int) -> None:
+    """meta.json "frame_times": one finite, non-decreasing time per frame, from 0."""
+    from v2vtool.config_check import check_number
+
+    if not isinstance(times, list) or len(times) != count:
+        n = len(times) if isinstance(times, list) else type(times).__name__
+        raise UserError(f"frame_times: expected a list of {count} times (one per frame), got {n}")
+    for i, t in enumerate(times):
+        if t is None:
+            raise UserError(f"frame_times[{i}]: null, expected a time in seconds")
+        check_number(f"frame_times[{i}]", t, 0, 10**7)
+        if i and t < times[i - 1]:
+            raise UserError(f"frame_times[{i}]={t}: before frame_times[{i - 1}]={times[i - 1]}")
 
 
 class Clip:
@@ -153,6 +175,14 @@ class Clip:
 
     def __len__(self) -> int:
         return int(self.meta["frame_count"])
+
+    @cached_property
+    def timing(self) -> Timing:
+        """When each frame is shown: meta.json's "frame_times", else times from "fps"."""
+        times = self.meta.get("frame_times")
+        if times is None:
+            return Timing.constant(len(self), self.fps)
+        return Timing.from_stamps(times, self.fps)
 
     def frame(self, i: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""

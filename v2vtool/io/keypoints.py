@@ -176,12 +176,16 @@ def write_openpose_json(path: str | os.PathLike, frame: Frame) -> None:
 
 
 def read_openpose_dir(folder: str | os.PathLike) -> list[Frame]:
-    """Per-frame OpenPose files (``*_keypoints.json`` or ``*.json``), in name order."""
+    """Per-frame OpenPose files (``*_keypoints.json`` or ``*.json``), in natural name order;
+    an index missing from their numbering is an empty frame (one warning line)."""
+    from v2vtool.io.sequence import list_sequence, warn_missing
+
     folder = Path(folder)
-    files = sorted(folder.glob("*.json"))
-    if not files:
+    seq = list_sequence(folder, (".json",))
+    if not seq.files:
         raise UserError(f"{folder}: no OpenPose .json files")
-    return [read_openpose_json(f) for f in files]
+    warn_missing(str(folder), seq.missing, "read as frames without a person (not closed up)")
+    return [read_openpose_json(f) if f is not None else [] for f in seq.slots]
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[Frame]:

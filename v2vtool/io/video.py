@@ -1,35 +1,42 @@
 """Streaming video I/O: read any video / image folder / single image, write H.264 mp4 and PNG dirs.
 
-Reading (`open_video`): mp4/avi/mov/webm/mkv (PyAV), a folder of PNG/JPG frames (name order), or
-a single image (one frame). `VideoReader` yields (H, W, 3) uint8 RGB frames one at a time, so
-memory does not grow with the video's length. Bad input (missing, not a video, corrupt or
-truncated, zero frames) raises `UserError` naming the file.
+Reading (`open_video`): mp4/avi/mov/webm/mkv (PyAV), a folder of PNG/JPG frames (natural name
+order, `io/sequence.py`), or a single image (one frame). `VideoReader` yields (H, W, 3) uint8 RGB
+frames one at a time, so memory does not grow with the video's length. Every video's frames
+come out upright (display matrix or `rotate` tag, `io/orientation.py`; `.size` is the upright
+size) and `.timing` gives their real timestamps (variable frame rate kept, `io/timing.py`).
+Bad input (missing, not a video, corrupt or truncated, zero frames) raises `UserError` naming
+the file.
 
-Writing (`VideoWriter`): H.264 (libx264) yuv420p mp4 at the given fps, odd sizes padded to even
-by repeating the last row/column, written to a temporary name and renamed on success (nothing is
-left on error). `audio_from=` copies the audio stream of a source file into the output.
-`write_png_dir` writes frames as a PNG folder, atomically.
+Writing (`VideoWriter`): H.264 (libx264) yuv420p mp4 at the given fps (or at the timestamps of
+a `Timing`: VFR output), odd sizes padded to even by repeating the last row/column, written to
+a temporary name and renamed on success (nothing is left on error). `audio_from=` copies the
+audio stream of a source file into the output. `write_png_dir` writes frames as a PNG folder,
+atomically.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import queue
-import re
-import threading
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from v2vtool.errors import UserError, os_error_message
 from v2vtool.io.atomic import _tmp_name, atomic_dir, commit_pending, make_parents, remove_created
 from v2vtool.io.image import image_errors, image_to_rgb
+from v2vtool.io.orientation import Orientation, from_display_matrix, from_rotate_tag
+from v2vtool.io.prefetch import Prefetch  # noqa: F401  (re-exported: callers import it here)
+from v2vtool.io.sequence import list_sequence
+from v2vtool.io.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +44,31 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 DEFAULT_IMAGE_FPS = 25.0  # frame rate assumed for image folders / single images
 _AV_ERRORS = (av.error.FFmpegError, ValueError, IndexError, OSError)
-
-
-def _natural_key(path: Path) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+_TIME_BASE = Fraction(1, 90000)  # timestamps of VFR output: exact for every common frame rate
 
 
 class VideoReader:
-    """A streaming frame source. Iterate for (H, W, 3) uint8 RGB frames (or (H, W) uint8 ids
-    with `mode="ids"`); `.fps`, `.size` = (w, h), `.frame_count`, `.path`; a context manager."""
+    """A streaming frame source. Iterate for upright (H, W, 3) uint8 RGB frames (or (H, W)
+    uint8 ids with `mode="ids"`); a context manager.
+
+    size: upright (w, h); fps: the declared frame rate; frame_count; path; timing: when each
+    frame is shown (`io.timing.Timing`: timestamps, VFR or not, the real mean rate);
+    orientation: the rotation applied to every frame (`io.orientation`); missing: indices of a
+    numbered frame folder that are absent (the previous frame is yielded in their place)."""
 
     path: Path
     fps: float
     size: tuple[int, int]
     frame_count: int
+    orientation: Orientation = Orientation()
+    missing: tuple[int, ...] = ()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         raise NotImplementedError
+
+    @property
+    def timing(self) -> Timing:
+        return Timing.constant(self.frame_count, self.fps)
 
     def __len__(self) -> int:
         return self.frame_count
@@ -92,16 +107,25 @@ def _load_image(path: Path, mode: str) -> np.ndarray:
 
 
 class ImageReader(VideoReader):
-    """A folder of PNG/JPG frames (natural name order) or a single image file."""
+    """A folder of PNG/JPG frames (natural name order) or a single image file.
 
-    def __init__(self, path: Path, files: list[Path], fps: float, mode: str = "rgb"):
-        self.path, self.files, self.fps, self.mode = path, files, float(fps), mode
-        first = _load_image(files[0], mode)
+    slots: one file per frame, None for an index missing from a numbered sequence (the
+    previous frame is repeated there, so frame i stays at i / fps)."""
+
+    def __init__(self, path: Path, slots: list[Path | None], fps: float, mode: str = "rgb",
+                 missing: tuple[int, ...] = ()):
+        self.path, self.slots, self.fps, self.mode = path, slots, float(fps), mode
+        self.missing = tuple(missing)
+        first = _load_image(slots[0], mode)
         self.size = (first.shape[1], first.shape[0])
-        self.frame_count = len(files)
+        self.frame_count = len(slots)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for f in self.files:
+        img = None
+        for f in self.slots:
+            if f is None:  # a missing index: hold the previous frame
+                yield img.copy()
+                continue
             img = _load_image(f, self.mode)
             if (img.shape[1], img.shape[0]) != self.size:
                 raise UserError(f"{f}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
@@ -110,12 +134,14 @@ class ImageReader(VideoReader):
 
 
 class AVReader(VideoReader):
-    """A video file decoded with PyAV, one frame at a time (threaded decoding)."""
+    """A video file decoded with PyAV, one frame at a time (threaded decoding), turned upright
+    by its display matrix / rotate tag, with its frames' real timestamps (`timing`)."""
 
     def __init__(self, path: Path, mode: str = "rgb"):
         self.path, self.mode = path, mode
         self._container = None
         self._iterated = False
+        self._stamps: list[float | None] | None = None
         try:
             self._container = av.open(str(path), "r")
             streams = self._container.streams.video
@@ -129,8 +155,9 @@ class AVReader(VideoReader):
             w, h = stream.codec_context.width, stream.codec_context.height
             if not w or not h:
                 raise UserError(f"{path}: video stream has no frame size (corrupt header)")
-            self.size = (int(w), int(h))
-            self.frame_count = int(stream.frames) or self._count_packets()
+            self.orientation = self._probe_orientation(stream)
+            self.size = self.orientation.size((int(w), int(h)))
+            self.frame_count = int(stream.frames) or len(self._packet_times())
         except UserError:
             self.close()
             raise
@@ -142,10 +169,46 @@ class AVReader(VideoReader):
             self.close()
             raise UserError(f"{path}: video has zero frames")
 
-    def _count_packets(self) -> int:
-        """Frame count for containers without one in the header (mkv/webm): count packets."""
-        with av.open(str(self.path), "r") as c:
-            return sum(1 for p in c.demux(c.streams.video[0]) if p.size > 0)
+    def _probe_orientation(self, stream) -> Orientation:
+        """The display matrix (side data of the decoded frames), else the `rotate` tag.
+        A first frame that does not decode leaves the error to the frame loop."""
+        where = str(self.path)
+        try:
+            with av.open(where, "r") as c:
+                for frame in c.decode(c.streams.video[0]):
+                    matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+                    if matrix is not None:
+                        return from_display_matrix(np.frombuffer(bytes(matrix), np.int32), where)
+                    break
+        except _AV_ERRORS:
+            pass
+        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), None)
+        return from_rotate_tag(tag, where)
+
+    def _packet_times(self) -> list[float | None]:
+        """Presentation times (s) of the video packets, without decoding (one demux pass;
+        also the frame count of containers without one in the header: mkv / webm)."""
+        if self._stamps is None:
+            stamps: list[float | None] = []
+            with av.open(str(self.path), "r") as c:
+                for p in c.demux(c.streams.video[0]):
+                    if p.size <= 0 or p.is_discard:
+                        continue
+                    stamps.append(None if p.pts is None else float(p.pts * p.time_base))
+            self._stamps = stamps
+        return self._stamps
+
+    @cached_property
+    def timing(self) -> Timing:
+        """The frames' timestamps (pts x time_base, from the first frame). Without usable
+        timestamps (or when the file cannot be demuxed): times from the declared rate."""
+        try:
+            stamps = self._packet_times()
+        except _AV_ERRORS:
+            stamps = []
+        if not stamps:
+            return Timing.constant(self.frame_count, self.fps)
+        return Timing.from_stamps(stamps, self.fps)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._container is None:
@@ -157,6 +220,7 @@ class AVReader(VideoReader):
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         fmt = "gray" if self.mode == "ids" else "rgb24"
+        upright = self.orientation.apply
         # one reformatter for all frames: its cached swscale context saves ~0.4 ms per frame
         # over frame.to_ndarray(format=...), which builds a new context for every frame
         reformatter = VideoReformatter()
@@ -164,7 +228,7 @@ class AVReader(VideoReader):
         try:
             for frame in self._container.decode(stream):
                 n += 1
-                yield reformatter.reformat(frame, format=fmt).to_ndarray()
+                yield upright(reformatter.reformat(frame, format=fmt).to_ndarray())
         except _AV_ERRORS as exc:
             raise UserError(f"{self.path}: corrupt or truncated video after {n} frames "
                             f"({_short(exc)})") from None
@@ -199,90 +263,15 @@ def open_video(path: str | os.PathLike, fps: float | None = None, mode: str = "r
     if not p.exists():
         raise UserError(f"{p}: no such file or directory")
     if p.is_dir():
-        files = sorted((f for f in p.iterdir()
-                        if f.is_file() and f.suffix.lower() in IMAGE_EXTS), key=_natural_key)
-        if not files:
+        seq = list_sequence(p, IMAGE_EXTS)
+        if not seq.files:
             raise UserError(f"{p}: folder has no PNG/JPG frames")
-        return ImageReader(p, files, fps or DEFAULT_IMAGE_FPS, mode)
+        return ImageReader(p, seq.slots, fps or DEFAULT_IMAGE_FPS, mode, seq.missing)
     if p.stat().st_size == 0:
         raise UserError(f"{p}: empty file")
     if p.suffix.lower() in IMAGE_EXTS:
         return ImageReader(p, [p], fps or DEFAULT_IMAGE_FPS, mode)
     return AVReader(p, mode)
-
-
-class Prefetch:
-    """Iterate `items` (e.g. a `VideoReader`'s frames) on a background thread, up to `depth`
-    items ahead, so that decoding overlaps with what the caller does with each frame (PyAV
-    decodes and converts with the GIL released).
-
-    Items come out in order. An exception raised by the source (e.g. `UserError` for a
-    truncated video) is raised by this iterator at the same place in the stream. `close()`,
-    or leaving the `with` block, stops the thread and waits for it, also when the caller
-    stops early or fails; the source generator is closed on its own thread. Memory holds at
-    most `depth` + 1 items.
-    """
-
-    _END = object()
-
-    def __init__(self, items: Iterable, depth: int = 4):
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True,
-                                        name="frame-prefetch")
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        """Queue `item` unless asked to stop; False if stopped."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, items: Iterable) -> None:
-        it = iter(items)
-        try:
-            for item in it:
-                if not self._put((item, None)):
-                    return
-            self._put((self._END, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._put((None, exc))
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
-
-    def __iter__(self) -> Iterator:
-        while True:
-            if self._stop.is_set():
-                return
-            item, exc = self._queue.get()
-            if exc is not None:
-                self.close()
-                raise exc
-            if item is self._END:
-                self.close()
-                return
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):  # unblock a waiting put
-                self._queue.get_nowait()
-            self._thread.join(timeout=0.05)
-
-    def __enter__(self) -> "Prefetch":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def read_frames(path: str | os.PathLike, limit: int | None = None) -> list[np.ndarray]:
@@ -313,12 +302,14 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, audio_from: str | os.PathLike | None
-                 = None, crf: int = 18, preset: str = "medium"):
+                 = None, crf: int = 18, preset: str = "medium", timing: Timing | None = None):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
         self.fps = float(fps)
         self.rate = Fraction(self.fps).limit_denominator(1001)
+        self.timing = timing  # frame i shown at timing.time(i) (VFR output); else at i / fps
+        self._last_pts = -1
         self.audio_from = Path(audio_from) if audio_from is not None else None
         if self.audio_from is not None and not self.audio_from.is_file():
             raise UserError(f"{self.audio_from}: no such file (audio source)")
@@ -342,6 +333,11 @@ class VideoWriter:
         s = self._container.add_stream("libx264", rate=self.rate)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.timing is not None:
+            s.time_base = s.codec_context.time_base = _TIME_BASE
+            # with B-frames and irregular timestamps mp4 reports a duration short by the
+            # B-frame delay (measured: 1.17 s for frames spanning 1.3 s; 1.41 s without)
+            s.options["bf"] = "0"
         self._stream = s
         if self.audio_from is not None:
             self._open_audio()
@@ -358,15 +354,24 @@ class VideoWriter:
         elif (w, h) != self.size:
             raise ValueError(f"frame size {w}x{h} differs from the first frame's {self.size}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts = self.count
-        frame.time_base = 1 / self.rate
+        if self.timing is None:
+            frame.pts = self.count
+            frame.time_base = 1 / self.rate
+        else:  # the source's timestamps, strictly increasing
+            frame.pts = self._last_pts = max(round(self.timing.time(self.count) / _TIME_BASE),
+                                             self._last_pts + 1)
+            frame.time_base = _TIME_BASE
         try:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
             self.count += 1
-            self._mux_audio_until(self.count / self.fps)
+            self._mux_audio_until(self._time(self.count))
         except OSError as exc:  # disk full, ... (PyAV's errors are OSErrors too)
             raise UserError(os_error_message(exc, self.path)) from None
+
+    def _time(self, i: int) -> float:
+        """When frame i starts (the end of frame i - 1), in seconds."""
+        return self.timing.time(i) if self.timing is not None else i / self.fps
 
     def _open_audio(self) -> None:
         """Add the audio stream (before the header is written) and a packet source for it."""
@@ -434,7 +439,7 @@ class VideoWriter:
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
-            self._mux_audio_until(self.count / self.fps)
+            self._mux_audio_until(self._time(self.count))
             self._container.close()
             self._container = None
         except OSError as exc:

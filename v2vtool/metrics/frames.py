@@ -57,8 +57,12 @@ class FrameSource:
         else:
             from v2vtool.io.video import open_video
 
-            with open_video(self.path) as r:
+            from v2vtool.io.sequence import warn_missing
+
+            with open_video(self.path) as r:  # videos upright (display matrix / rotate tag)
                 self.count, self.size = r.frame_count, tuple(r.size)
+                warn_missing(f"--{role} {self.path}", r.missing, "the previous frame is held "
+                             "in each place (frames are not closed up)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.clip is not None:

@@ -7,7 +7,10 @@ not grow with the video's length. The clip
 directory (io/clipdir.py) is written to a temporary name and renamed at the end: a failure at
 any frame (e.g. a truncated video) leaves nothing behind. Frames where nothing is detected are
 kept (OpenPose's `"people": []`, i.e. no confident point) and counted in meta.json's
-`frames_detected` / `detection_rate`.
+`frames_detected` / `detection_rate`. Frames are read upright (a phone video's display matrix
+is applied and recorded as "rotation"); meta.json's "fps" is the real rate (a variable-frame-
+rate video's mean, with "frame_times" recording each frame's time); indices missing from a
+numbered frame folder are held (one warning line, "missing_frames").
 
 `extract_many` runs several inputs, in parallel (threads by default, or processes) when
 workers > 1.
@@ -32,7 +35,9 @@ import numpy as np
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import ClipWriter, frame_name
 from v2vtool.io.png import write_png
-from v2vtool.io.video import Prefetch, open_video
+from v2vtool.io.prefetch import Prefetch
+from v2vtool.io.sequence import missing_record, warn_missing
+from v2vtool.io.video import open_video
 from v2vtool.semantics.extractor_base import Extractor
 from v2vtool.semantics.kinds import KINDS, get_extractor, get_kind
 from v2vtool.semantics.parallel import detect_stream
@@ -79,10 +84,13 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
         reader.close()
         raise UserError(f"{target}: output exists (use --overwrite to replace it)")
     total = reader.frame_count if max_frames is None else min(max_frames, reader.frame_count)
+    timing = reader.timing.head(total)  # a video: one demux pass for its frames' timestamps
+    warn_missing(str(src), reader.missing, "the previous frame is held in each place (frames "
+                 "are not closed up)")
     pictures = None
     if seg and images is not None:
         try:
-            pictures = open_video(images, fps=reader.fps)
+            pictures = open_video(images, fps=timing.fps)
         except UserError:
             reader.close()
             raise
@@ -105,10 +113,10 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
             else:
                 extractors.append(extractor)
             extractor = extractors[0]
-            with ClipWriter(target, kind, reader.fps, overwrite=overwrite) as writer:
+            with ClipWriter(target, kind, timing.fps, overwrite=overwrite) as writer:
                 t0 = time.perf_counter()  # frame loop only (model start-up excluded)
                 ids = _run(reader, pictures, extractors, writer, total, smooth, smoothing,
-                           progress)
+                           progress, timing.fps)
                 seconds = time.perf_counter() - t0
                 meta = dict(source=str(src), source_frame_count=reader.frame_count,
                             smoothing=asdict(smoothing) if (smooth and extractor.has_keypoints)
@@ -117,6 +125,7 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
                             **extractor.describe())
                 if len(extractors) > 1:
                     meta["settings"]["detector_threads"] = len(extractors)
+                meta.update(_timing_meta(reader, timing, writer.count))
                 if seg:
                     meta["frames_source"] = str(images) if pictures is not None else "palette"
                     meta["class_ids"] = sorted(int(i) for i in ids)
@@ -127,6 +136,22 @@ def extract_clip(src: str | os.PathLike, out_dir: str | os.PathLike, kind: str,
             if own:
                 for ex in extractors:
                     ex.close()
+
+
+def _timing_meta(reader, timing, count: int) -> dict:
+    """meta.json's record of how the frames were read: VFR (+ each frame's time), the rate
+    the source declared when it differs from the real one, the rotation applied, held
+    indices of a numbered frame folder."""
+    meta: dict = {"vfr": timing.vfr}
+    if timing.vfr:
+        meta["frame_times"] = [round(t, 6) for t in timing.head(count).times]
+    if abs(timing.fps - reader.fps) > 1e-6:
+        meta["declared_fps"] = reader.fps
+    if reader.orientation.describe() is not None:
+        meta["rotation"] = reader.orientation.describe()
+    if reader.missing:
+        meta["missing_frames"] = missing_record(reader.missing)
+    return meta
 
 
 class _BackgroundWriter:
@@ -165,12 +190,13 @@ class _BackgroundWriter:
 
 
 def _run(reader, pictures, extractors: list[Extractor], clip_writer: ClipWriter, total: int,
-         smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> set:
+         smooth: bool, smoothing: SmoothingSettings, progress: Progress | None, fps: float
+         ) -> set:
     """The frame loop. Returns the class ids seen (segmentation; empty otherwise)."""
     writer = _BackgroundWriter(clip_writer)
     try:
         if extractors[0].has_keypoints:
-            _keypoint_loop(reader, extractors, writer, total, smooth, smoothing, progress)
+            _keypoint_loop(reader, extractors, writer, total, smooth, smoothing, progress, fps)
             return set()
         return _map_loop(reader, pictures, extractors[0], writer, total, progress)
     finally:
@@ -178,14 +204,15 @@ def _run(reader, pictures, extractors: list[Extractor], clip_writer: ClipWriter,
 
 
 def _keypoint_loop(reader, extractors: list[Extractor], writer: _BackgroundWriter, total: int,
-                   smooth: bool, smoothing: SmoothingSettings, progress: Progress | None) -> None:
+                   smooth: bool, smoothing: SmoothingSettings, progress: Progress | None,
+                   fps: float) -> None:
     """pose / face: detect (maybe on several threads) -> smooth -> render -> write."""
     ex = extractors[0]
     with Prefetch(itertools.islice(reader, total)) as frames, \
             contextlib.closing(detect_stream(frames, extractors)) as stream:
         found = ((keypoints, (frame, mask)) for frame, keypoints, mask in stream)
         if smooth:
-            found = smooth_keypoints(found, reader.size[1], reader.fps, smoothing)
+            found = smooth_keypoints(found, reader.size[1], fps, smoothing)
         for i, (keypoints, (frame, mask)) in enumerate(found):
             semantic = ex.render(keypoints, (frame.shape[1], frame.shape[0]))
             writer.add(frame, keypoints=keypoints, semantic=semantic, mask=mask)

@@ -2,7 +2,8 @@
 `v2v synthesize`).
 
 Outputs (all atomic; a failed run leaves none of them):
-  OUT.mp4            the generated video at the driver's fps (driver audio copied if present);
+  OUT.mp4            the generated video, one frame per driver frame, with the driver's timing
+                     (a VFR driver's timestamps, else its fps; driver audio copied if present);
                      with side_by_side: driver semantics | chosen example | output panels
                      (when retargeted, the driver before retargeting is drawn dimmed under
                      the retargeted skeleton, so the normalisation is visible)
@@ -29,6 +30,7 @@ import torch
 from v2vtool import __version__
 from v2vtool.device import resolve_device
 from v2vtool.errors import UserError
+from v2vtool.io.sequence import missing_record
 from v2vtool.resources import find_weights
 from v2vtool.synthesis.outputs import (PendingText, PngDirSink, attention_panel, open_sink,
                                        resize_to, selection_panel, sidecar_text,
@@ -47,7 +49,7 @@ class SynthesisResult:
     out: Path
     sidecar: Path
     frames: int
-    fps: float  # output frame rate (= the driver's)
+    fps: float  # output frame rate (= the driver's; a VFR driver's mean rate)
     size: tuple[int, int]  # output (w, h)
     k: int
     held_frames: int  # driver frames without a detection, held from the last good one
@@ -63,6 +65,7 @@ class SynthesisResult:
     frames_dir: Path | None = None
     finetune: dict | None = None
     fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
+    frame_timing: dict | None = None  # mode (source-timestamps | constant), fps, duration
 
 
 def _input_path(spec: str | os.PathLike) -> Path:
@@ -187,10 +190,14 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     held = n = 0
     gen_seconds = 0.0
     t0 = time.perf_counter()
+    # a VFR driver's frames keep their timestamps (one output frame per driver frame, so
+    # evaluate's by-index pairing and the audio stay in step); a constant one its rate
+    stamps = src.timing if src.timing.vfr else None
     try:
-        video = open_sink(out, src.fps, audio_from=src.audio_from)
+        video = open_sink(out, src.fps, audio_from=src.audio_from, timing=stamps)
         sinks.append(video)
-        att_sink = open_sink(attention_maps, src.fps) if attention_maps is not None else None
+        att_sink = (open_sink(attention_maps, src.fps, timing=stamps)
+                    if attention_maps is not None else None)
         frames_sink = PngDirSink(frames_dir) if frames_dir is not None else None
         sinks += [s for s in (att_sink, frames_sink) if s is not None]
         for f in synth.run(src, src.size, retarget, source_semantics=side_by_side):
@@ -226,7 +233,8 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             frames_dir=frames_dir,
             finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
             fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
-                synth.compiled.first_call_seconds if synth.compiled is not None else None)))
+                synth.compiled.first_call_seconds if synth.compiled is not None else None)),
+            frame_timing=_frame_timing(src, n))
         sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
             result, loaded, src, exs, seed, retarget, side_by_side, dev))))
         for s in sinks:  # ... then all renamed into place (the sidecar last)
@@ -240,6 +248,18 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
         log.warning("driver %s: header said %d frames, %d were generated", src.path,
                     src.frame_count, n)
     return result
+
+
+def _frame_timing(src, n: int) -> dict:
+    """How the output's n frames are timed: "source-timestamps" (a VFR driver's own) or
+    "constant" (the driver's fps); its fps (mean) and duration, and the driver's duration."""
+    from v2vtool.io.timing import Timing
+
+    vfr = src.timing.vfr
+    timing = src.timing.head(n) if vfr else Timing.constant(n, src.fps)
+    return {"mode": "source-timestamps" if vfr else "constant", "fps": round(timing.fps, 6),
+            "duration": round(timing.duration, 6),
+            "driver_duration": round(src.timing.duration, 6)}
 
 
 def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_side, dev
@@ -259,7 +279,9 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
         "examples": [e.name for e in exs],
         "driver": {"path": str(src.path), "source": src.source, "fps": src.fps,
                    "fps_assumed": src.fps_assumed, "size": list(src.size),
-                   "audio_copied": src.audio_from is not None},
+                   "audio_copied": src.audio_from is not None, "vfr": src.timing.vfr,
+                   "rotation": src.rotation, "missing_frames": missing_record(src.missing)},
+        "frame_timing": result.frame_timing,
         "retarget": {"requested": retarget, "applied": result.retargeted},
         # "camera": examples have the driver's frame size and are taken as frames of the same
         # static camera, so the background stays where that camera sees it; "example": the

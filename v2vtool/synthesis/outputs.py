@@ -192,13 +192,14 @@ class PendingText:
         self._created = []
 
 
-def open_sink(path: str | os.PathLike, fps: float, audio_from=None):
-    """An mp4 writer for video suffixes, else a PNG folder."""
+def open_sink(path: str | os.PathLike, fps: float, audio_from=None, timing=None):
+    """An mp4 writer for video suffixes (frames at `timing`'s timestamps when given, else at
+    `fps`), else a PNG folder."""
     from v2vtool.io.video import VideoWriter
 
     path = Path(path)
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return VideoWriter(path, fps, audio_from=audio_from, preset="veryfast")
+        return VideoWriter(path, fps, audio_from=audio_from, preset="veryfast", timing=timing)
     return PngDirSink(path)
 
 

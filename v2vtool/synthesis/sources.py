@@ -9,6 +9,10 @@ Driver sources (`--driver`): a video file or a folder of PNG/JPG frames (semanti
 on the fly, one frame at a time), a clip dir, a ``keypoints.jsonl`` file, or a folder of
 OpenPose per-frame ``*.json`` files. A driver yields, per frame, a keypoint `Frame` (pose /
 face kinds) or a semantic map (H, W[, 3]) uint8 (edges / segmentation), never the whole video.
+Folders are read in natural name order; an index missing from a numbered OpenPose folder or
+frame folder is one warning line, and the previous frame is held in its place (an empty
+OpenPose frame: synthesis holds the last detection), so the driver's timing is kept. Video
+frames come upright (display matrix / rotate tag) with their real timestamps (`timing`).
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from v2vtool.config_check import MAX_K
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
 from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
+from v2vtool.io.sequence import list_sequence, warn_missing
+from v2vtool.io.timing import Timing
 from v2vtool.semantics.kinds import get_extractor, get_kind
 
 log = logging.getLogger(__name__)
@@ -153,8 +159,11 @@ class DriverSource:
     """A streaming driver. Iterate for per-frame keypoint Frames or semantic maps.
 
     size: (w, h) pixel frame of the keypoints / maps; fps: frame rate (fps_assumed when the
-    source has none); frame_count: frames (None when unknown up front); audio_from: a media
-    file whose audio the output copies (video drivers).
+    source has none; a VFR video's mean rate); frame_count: frames (None when unknown up
+    front); audio_from: a media file whose audio the output copies (video drivers); timing:
+    when each frame is shown (VFR videos and clips extracted from them: their timestamps);
+    missing: indices absent from a numbered folder (held); rotation: the rotation applied to
+    a video driver's frames (None: stored upright).
     """
 
     path: Path
@@ -166,6 +175,13 @@ class DriverSource:
     audio_from: Path | None = None
     fps_assumed: bool = False
     _iter: object = field(default=None, repr=False)
+    timing: Timing | None = None
+    missing: tuple[int, ...] = ()
+    rotation: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.timing is None:
+            self.timing = Timing.constant(self.frame_count or 1, self.fps)
 
     def __iter__(self) -> Iterator[Frame | np.ndarray]:
         return self._iter()
@@ -218,15 +234,20 @@ def open_driver(path: str | os.PathLike, kind: str, fps: float | None = None,
             size = clip.size
         rate = fps or (clip.fps if clip is not None else None)
         return DriverSource(path, "jsonl", kind, rate or DEFAULT_KEYPOINT_FPS, size, n,
-                            fps_assumed=rate is None, _iter=lambda: iter_jsonl(path))
+                            fps_assumed=rate is None, _iter=lambda: iter_jsonl(path),
+                            timing=clip.timing if clip is not None and fps is None else None)
     if path.is_dir() and any(path.glob("*.json")):
         if not spec.keypoints:
             raise UserError(f"{path}: keypoint driver cannot drive a {kind!r} checkpoint")
-        files = sorted(path.glob("*.json"))
-        size, n = _keypoint_canvas((read_openpose_json(f) for f in files), str(path))
-        return DriverSource(path, "openpose", kind, fps or DEFAULT_KEYPOINT_FPS, size, n,
-                            fps_assumed=fps is None,
-                            _iter=lambda: (read_openpose_json(f) for f in files))
+        seq = list_sequence(path, (".json",))
+        size, _ = _keypoint_canvas((read_openpose_json(f) for f in seq.files), str(path))
+        slots = seq.slots
+        warn_missing(f"driver {path}", seq.missing, "the previous frame is held in each place "
+                     "(frames are not closed up)")
+        return DriverSource(path, "openpose", kind, fps or DEFAULT_KEYPOINT_FPS, size,
+                            len(slots), fps_assumed=fps is None, missing=seq.missing,
+                            _iter=lambda: (read_openpose_json(f) if f is not None else []
+                                           for f in slots))
     return _video_driver(path, kind, fps, extractor)
 
 
@@ -250,8 +271,9 @@ def _clip_driver(path: Path, kind: str, fps: float | None) -> DriverSource:
         def frames():
             for i in range(len(clip)):
                 yield clip.semantic(i)
+    timing = clip.timing if fps is None else None
     return DriverSource(path, "clip", kind, fps or clip.fps, clip.size, len(clip),
-                        _iter=frames)
+                        _iter=frames, timing=timing)
 
 
 def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> DriverSource:
@@ -264,9 +286,14 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
 
     spec = get_kind(kind)
     mode = spec.input_mode
-    reader = open_video(path, fps=fps, mode=mode)
-    size, rate, count = reader.size, float(fps or reader.fps), reader.frame_count
-    reader.close()
+    with open_video(path, fps=fps, mode=mode) as reader:
+        size, count, missing = reader.size, reader.frame_count, reader.missing
+        rotation = reader.orientation.describe()
+        # --fps overrides a video's own timing too (as before), else its timestamps count
+        timing = reader.timing if fps is None else Timing.constant(count, fps)
+    rate = timing.fps
+    warn_missing(f"driver {path}", missing, "the previous frame is held in each place (frames "
+                 "are not closed up)")
 
     def frames():
         """Decode + extract one frame at a time; keypoints smoothed as in extract (zero-lag
@@ -287,7 +314,8 @@ def _video_driver(path: Path, kind: str, fps: float | None, extractor) -> Driver
 
     audio = path if path.is_file() and path.suffix.lower() in VIDEO_EXTS and _has_audio(path) \
         else None
-    return DriverSource(path, "video", kind, rate, size, count, audio_from=audio, _iter=frames)
+    return DriverSource(path, "video", kind, rate, size, count, audio_from=audio, _iter=frames,
+                        timing=timing, missing=missing, rotation=rotation)
 
 
 def _has_audio(path: Path) -> bool:
