@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from tests.conftest import make_checkpoint
@@ -99,10 +100,12 @@ def build(root: Path) -> Path:
     (root / "clip_badmeta" / "meta.json").write_text(json.dumps(meta))
     (root / "clip_nokpcount" / "keypoints.jsonl").write_text("\n".join(lines[:3]) + "\n")
 
-    # a folder with a clip whose middle frames are not images (found only while training)
+    # a folder with a clip whose middle frames are cut short: a valid PNG header (it passes the
+    # up-front check of sizes), no picture (found only while training)
     shutil.copytree(root / CLIP, root / "corrupt" / "c0")
+    cut = (root / CLIP / "frames" / "000000.png").read_bytes()[:48]
     for i in range(1, 11):
-        (root / "corrupt" / "c0" / "frames" / f"{i:06d}.png").write_text("garbage")
+        (root / "corrupt" / "c0" / "frames" / f"{i:06d}.png").write_bytes(cut)
     # a v2v-synth set whose training clip has those broken frames (found mid-training)
     sc = root / "set_corrupt"
     shutil.copytree(root / "corrupt" / "c0", sc / "a")
@@ -187,6 +190,7 @@ def build(root: Path) -> Path:
         if name == "clip_times_null":
             times[3] = None
         (root / name / "meta.json").write_text(json.dumps(meta))
+    _robust_world(root)
     return root
 
 
@@ -235,3 +239,94 @@ def diff(before: dict, after: dict) -> list[str]:
     changes += [f"gone: {k}" for k in before if k not in after]
     changes += [f"changed: {k}" for k in before if k in after and before[k] != after[k]]
     return sorted(changes)
+
+
+# ---- issue 21 (items 3-10): clip dirs vs their files, checkpoint sanity, far keypoints,
+# identity of outputs, resume validation, the model-size cap -----------------------------------
+
+FAR = "-10000.0"  # a coordinate more than one frame size outside any frame here
+
+
+def _far_line(line: str, every: bool) -> str:
+    """A keypoint line with every found point (every) or only the first body point moved to
+    x = FAR."""
+    obj = json.loads(line)
+    for person in obj["people"]:
+        pose = person["pose_keypoints_2d"]
+        for j in range(0, len(pose), 3):
+            if pose[j + 2] > 0:
+                pose[j] = float(FAR)
+                if not every:
+                    break
+        if every:
+            for key in ("face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d"):
+                pts = person.get(key) or []
+                for j in range(0, len(pts), 3):
+                    if pts[j + 2] > 0:
+                        pts[j] = float(FAR)
+    return json.dumps(obj)
+
+
+def _robust_world(root: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    clip = root / CLIP
+    lines = (clip / "keypoints.jsonl").read_text().splitlines()
+    n = len(lines)
+    # clip dirs whose files disagree with meta.json
+    shutil.copytree(clip, root / "clip_missing")  # meta.json: 12 frames; 6 on disk
+    for i in range(6, n):
+        (root / "clip_missing" / "frames" / f"{i:06d}.png").unlink()
+    shutil.copytree(clip, root / "clip_wide")  # frame 3 is 100x40 in a 64x64 clip
+    Image.new("RGB", (100, 40), (90, 20, 20)).save(root / "clip_wide" / "frames" / "000003.png")
+    shutil.copytree(clip, root / "clip_garbage")  # frame 5 is not an image at all
+    (root / "clip_garbage" / "frames" / "000005.png").write_text("garbage")
+    shutil.copytree(clip, root / "clip_extra")  # two frames beyond meta.json's 12: usable
+    for i in (n, n + 1):
+        shutil.copy(clip / "frames" / "000000.png", root / "clip_extra" / "frames" /
+                    f"{i:06d}.png")
+    man = json.loads((root / "data" / "manifest.json").read_text())
+    shutil.copytree(root / "data", root / "set_gone")  # manifest lists 8 clips, 7 on disk
+    shutil.rmtree(root / "set_gone" / man["clips"][0]["path"])
+    # keypoints more than a frame size outside the frame: all of them, or one per frame
+    for name, every in (("clip_far", True), ("clip_somefar", False)):
+        shutil.copytree(clip, root / name)
+        (root / name / "keypoints.jsonl").write_text(
+            "".join(_far_line(ln, every) + "\n" for ln in lines))
+    for name, value in (("src_far", FAR), ("src_somefar", None)):
+        img, ann = root / name / "images" / "seq", root / name / "poses-openpose" / "seq"
+        shutil.copytree(root / "src" / "images" / "seq", img)
+        ann.mkdir(parents=True)
+        for i in range(3):
+            far = value is not None or i == 0  # src_somefar: one far point in frame 0
+            text = _kp_line(FAR if far else "10.0")
+            (ann / f"f{i:03d}_keypoints.json").write_text(
+                text if value is None else _far_line(text, every=True))
+    # an output path that is the driver under another name / through a symlinked folder
+    os.link(root / "driver.mp4", root / "hard.mp4")
+    (root / "linkclip").symlink_to(CLIP, target_is_directory=True)
+    # checkpoints: all zero, int8, one constant value, a model above the pixel cap
+    ck = root / "ckpt"
+    state = load_file(str(ck / "generator.safetensors"))
+    for name, change in (("ck_zero", lambda t: torch.zeros_like(t)),
+                         ("ck_int8", lambda t: (t * 100).round().clamp(-128, 127).to(torch.int8)),
+                         ("ck_const", lambda t: torch.full_like(t, 0.5))):
+        shutil.copytree(ck, root / name)
+        save_file({k: change(v) if v.is_floating_point() else v for k, v in state.items()},
+                  str(root / name / "generator.safetensors"))
+    shutil.copytree(ck, root / "ck_large")
+    cfg = json.loads((ck / "config.json").read_text())
+    cfg["generator"].update(width=2048, height=2048)
+    (root / "ck_large" / "config.json").write_text(json.dumps(cfg))
+    # a run whose latest checkpoint has truncated generator weights; its config.json asks for
+    # 3 steps, so a rewrite by `train --steps 2 --resume` would show
+    step = root / "run_badweights" / "checkpoints" / "step-0000001"
+    shutil.copytree(ck, step)
+    data = (ck / "generator.safetensors").read_bytes()
+    (step / "generator.safetensors").write_bytes(data[: len(data) // 2])
+    (step / "trainer_state.json").write_text(json.dumps({"step": 1}))
+    (step / "trainer_state.safetensors").write_bytes(data)
+    os.symlink("step-0000001", root / "run_badweights" / "checkpoints" / "latest")
+    run_cfg = dict(cfg, train=dict(cfg["train"], steps=3))
+    run_cfg["generator"] = json.loads((ck / "config.json").read_text())["generator"]
+    (root / "run_badweights" / "config.json").write_text(json.dumps(run_cfg))

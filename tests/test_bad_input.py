@@ -265,6 +265,44 @@ CASES = [
      r"frame_times\[5\]=0.1: before frame_times\[4\]"),
     ("dinfo-clip-frame-times-null", "data info clip_times_null", r"frame_times\[3\]: null"),
     ("train-clip-frame-times", f"{T} --data clip_times_back --out newrun", r"frame_times\[5\]"),
+    # ==== issue 21, items 3-10 (branch robust): keep this block together =========================
+    # 3. clip dirs verified against their files (io/clipdir.verify_clip; usable cases, e.g.
+    #    `data info`, in tests/test_bad_input_usable.py)
+    ("train-clip-frames-missing", f"{T} --data clip_missing --out newrun",
+     r"clip_missing: meta.json says 12 frames, 6 of them on disk"),
+    ("train-clip-frame-size", f"{T} --data clip_wide --out newrun",
+     r"000003.png: image is 100x40, meta.json says 64x64"),
+    ("train-clip-frame-garbage", f"{T} --data clip_garbage --out newrun",
+     r"000005.png: unreadable image"),
+    ("train-set-listed-clip-gone", f"{T} --data set_gone --out newrun", "is missing"),
+    ("synth-example-frame-size", f"{S} -e clip_wide:3 -d kp.jsonl --out o.mp4", "100x40"),
+    ("eval-real-frame-size", f"{E} --generated gen.mp4 --real clip_wide", "100x40"),
+    # 4. checkpoint sanity (io/weights.check_plausible)
+    ("ckpt-all-zero", f"{SX} --out o.mp4 --checkpoint ck_zero", r"holds one value \(0\)"),
+    ("ckpt-int8", f"{SX} --out o.mp4 --checkpoint ck_int8", r"tensor \S+ is int8 where"),
+    ("ckpt-constant", f"{SX} --out o.mp4 --checkpoint ck_const", r"holds one value \(0.5\)"),
+    ("demo-ckpt-zero", "demo --checkpoint ck_zero --examples-dir exdir --out newdemo",
+     "holds one value"),
+    ("bench-ckpt-int8", f"{E} --benchmark data --checkpoint ck_int8 --k 1", "is int8"),
+    # 5. keypoints more than a frame size outside the frame are missing joints
+    ("synth-driver-all-far", f"{S} -e ex.png -d clip_far --out o.mp4",
+     "no person detected in any of its 12 frames"),
+    ("synth-example-all-far", f"{S} -e clip_far:0 -d kp.jsonl --out o.mp4", "no person"),
+    ("import-all-far", "data import src_far --format openpose --out newimport",
+     "outside the 64x64 image"),
+    # 6. the guard compares identity (bind mounts: tests/test_bad_input_fs.py)
+    ("synth-out-hard-link-of-driver", f"{S} -e ex.png -d driver.mp4 --out hard.mp4",
+     "is the input"),
+    ("synth-out-in-symlinked-clip", f"{S} -e ex.png -d clip --out linkclip/o.mp4",
+     "lies inside the input"),
+    ("eval-json-symlinked-meta", f"{E} --generated gen.mp4 --real clip --json "
+     "linkclip/meta.json", "lies inside the input"),
+    # 7. train --resume validates the checkpoint before it writes (config.json stays)
+    ("train-resume-corrupt-weights", f"{T} --out run_badweights --resume",
+     "unreadable safetensors"),
+    # 10. a model above the pixel cap needs --allow-large
+    ("synth-large-model", f"{SX} --out o.mp4 --checkpoint ck_large",
+     r"2048x2048 frames, above the 1024x1024-pixel cap.*--allow-large"),
 ]
 
 

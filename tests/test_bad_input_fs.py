@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -340,3 +341,120 @@ def test_snapshot_sees_changes(tmp_path):
     (tmp_path / "a").write_text("2")
     (tmp_path / "d").mkdir()
     assert diff(before, snapshot(tmp_path)) == ["changed: a", "new: d"]
+
+
+# ==== issue 21 (branch robust): Ctrl-C with workers, bind mounts ==============================
+
+def _ctrl_c(argv: list[str], cwd: Path, started) -> tuple[int, str]:
+    """Run `v2v ARGV` in its own process group, press Ctrl-C (SIGINT to the whole group, as a
+    terminal does) once `started()`, return (exit code, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "v2vtool", *argv], cwd=cwd, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _wait_for(lambda: started() or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, err
+
+
+def _writing(folder: Path, pattern: str) -> bool:
+    return folder.is_dir() and any(folder.glob(pattern))
+
+
+def test_ctrl_c_with_data_synth_workers(tmp_path):
+    """Workers ignore Ctrl-C (no tracebacks of theirs); the main process terminates them and
+    removes the dataset's temporary: one line, exit 130, nothing left."""
+    code, err = _ctrl_c(["data", "synth", "--out", "set", "--identities", "8", "--frames", "40",
+                         "--size", "64", "--workers", "2"], tmp_path,
+                        lambda: _writing(tmp_path, ".set.tmp-*/id000*/.clip00.tmp-*/frames/*"))
+    assert code == 130, err
+    assert err.strip().splitlines() == ["interrupted"], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_with_extract_processes(tmp_path):
+    """`extract --processes`: the running jobs stop and remove their temporaries, jobs not
+    started never start."""
+    import numpy as np
+
+    from v2vtool.io.video import VideoWriter
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):  # long enough to be mid-way at Ctrl-C
+        with VideoWriter(tmp_path / f"{name}.mp4", 25, preset="ultrafast") as w:
+            for _ in range(300):
+                w.write(rng.integers(0, 255, (96, 96, 3), np.uint8))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = _ctrl_c(["extract", "a.mp4", "b.mp4", "c.mp4", "--kind", "edges", "--out", "x",
+                         "--workers", "2", "--processes"], tmp_path,
+                        lambda: _writing(tmp_path / "x", ".*.tmp-*/frames/000002.png"))
+    assert code == 130, err
+    assert err.strip().splitlines() == ["interrupted"], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no x/, no temporaries
+
+
+BIND = textwrap.dedent('''
+    import json, os, subprocess, sys
+    from typer.testing import CliRunner
+    from v2vtool.cli import app
+    world, cases = sys.argv[1], json.loads(sys.argv[2])
+    os.chdir(world)
+    out = []
+    for name, source, mnt, argv in cases:
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run(["mount", "--bind", source, mnt], check=True)
+        res = CliRunner().invoke(app, argv)
+        subprocess.run(["umount", mnt], check=True)
+        os.rmdir(mnt)
+        out.append({"name": name, "exit": res.exit_code, "output": res.output})
+    print("RESULTS" + json.dumps(out))
+''')
+
+
+def test_bind_mount_of_an_input_is_the_input(world, tmp_path):
+    """A bind mount shows an input under another path: the guard compares device + inode, so
+    an output through the mount is refused like one through the input's own path."""
+    prefix = _namespace_prefix()
+    if prefix is None:
+        pytest.skip("no private mount namespace here (unshare -m / mount not permitted)")
+    m = str(tmp_path / "mnt")
+    ckpt = ["--checkpoint", "ckpt", "--device", "cpu"]
+    cases = [  # (name, what is mounted, where, argv) with the world as working directory
+        ("synth-out-in-driver-clip", "clip", m,
+         ["synthesize", "-e", "ex.png", "-d", "clip", "--out", f"{m}/o.mp4", *ckpt],
+         "lies inside the input"),
+        ("synth-frames-dir-is-driver-frames", "clip/frames", m,
+         ["synthesize", "-e", "ex.png", "-d", "clip/frames", "--out", f"{tmp_path}/o.mp4",
+          "--frames-dir", m, *ckpt], "is the input"),
+        ("eval-json-is-real-meta", "clip", m,
+         ["evaluate", "--generated", "gen.mp4", "--real", "clip", "--json", f"{m}/meta.json"],
+         "lies inside the input"),
+        ("eval-json-is-generated", ".", m,
+         ["evaluate", "--generated", "gen.mp4", "--real", "clip", "--json", f"{m}/gen.mp4"],
+         "is the input"),
+        ("train-out-in-data", "data", m,
+         ["train", "--data", "data", "--out", f"{m}/run", "--steps", "1", "--device", "cpu"],
+         "lies inside the input"),
+        ("extract-clip-is-input", ".", m,  # the world mounted: its clip dir m/frames IS frames
+         ["extract", "frames", "--kind", "edges", "--out", m, "--overwrite"], "is the input"),
+    ]
+    script = tmp_path / "bind.py"
+    script.write_text(BIND)
+    before = snapshot(world)
+    proc = subprocess.run([*prefix, sys.executable, str(script), str(world),
+                           json.dumps([c[:4] for c in cases])], env=_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = {r["name"]: r for r in json.loads(proc.stdout.split("RESULTS", 1)[1])}
+    assert diff(before, snapshot(world)) == []
+    for name, *_, expect in cases:
+        r = results[name]
+        lines = [ln for ln in r["output"].splitlines() if ln.startswith("error:")]
+        assert r["exit"] == 2 and len(lines) == 1, json.dumps(r, indent=1)
+        assert re.search(expect, lines[0]), json.dumps(r, indent=1)

@@ -8,9 +8,10 @@ import pytest
 
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, ClipWriter, is_clip_dir
-from v2vtool.io.keypoints import (BODY_25, BODY_25_FLIP, Person, frame_to_dict, main_person,
-                                  read_dlib68, read_jsonl, read_openpose_dir, read_openpose_json,
-                                  write_jsonl, write_openpose_json)
+from v2vtool.io.keypoints import (BODY_25, BODY_25_FLIP, ImplausibleCounter, Person,
+                                  drop_implausible, frame_to_dict, main_person, read_dlib68,
+                                  read_jsonl, read_openpose_dir, read_openpose_json, write_jsonl,
+                                  write_openpose_json)
 
 
 def _person(seed: int) -> Person:
@@ -117,7 +118,8 @@ def test_body25_names_flip_and_main_person():
 def test_clipdir_roundtrip(tmp_path):
     rng = np.random.default_rng(0)
     frames = [(rng.random((20, 30, 3)) * 255).astype(np.uint8) for _ in range(4)]
-    kps = [[_person(i)] if i != 2 else [] for i in range(4)]
+    to_frame = np.array([30 / 640, 20 / 480], np.float32)  # points inside the 30x20 frames
+    kps = [[_person(i).transformed(to_frame, np.zeros(2))] if i != 2 else [] for i in range(4)]
     with ClipWriter(tmp_path / "clip", "pose", fps=12.5) as w:
         for f, k in zip(frames, kps):
             w.add(f, keypoints=k, semantic=f[..., ::-1].copy(),
@@ -145,3 +147,45 @@ def test_clipwriter_abort_leaves_nothing(tmp_path):
     (tmp_path / "clip").mkdir()
     with pytest.raises(UserError, match="exists"):
         ClipWriter(tmp_path / "clip", "face", fps=25)
+
+
+def test_points_beyond_one_frame_size_are_missing_joints():
+    """In a 100x50 frame, x in [-100, 200] and y in [-50, 100] are plausible (a joint off the
+    edge); beyond is no detection: confidence 0, counted; a person left with nothing goes."""
+    pose = np.zeros((25, 3), np.float32)
+    pts = {0: (-100, 10), 1: (-100.5, 10), 2: (200, 10), 3: (200.5, 10), 4: (50, -51),
+           5: (50, 101), 6: (50, 100), 7: (50, -50)}
+    for j, (x, y) in pts.items():
+        pose[j] = (x, y, 0.9)
+    pose[8] = (-9999, 0, 0)  # already missing: not counted
+    far = Person(pose=np.tile(np.float32([[-10000, -10000, 1]]), (25, 1)))
+    frame, n = drop_implausible([Person(pose=pose), far], (100, 50))
+    assert n == 4 + 25 and len(frame) == 1
+    kept = frame[0].pose
+    assert [j for j in range(25) if kept[j, 2] > 0] == [0, 2, 6, 7]
+    assert kept[[1, 3, 4, 5]].tolist() == [[0, 0, 0]] * 4
+    assert pose[1, 2] == np.float32(0.9)  # the input frame is not modified
+    same = [Person(pose=kept)]
+    assert drop_implausible(same, (100, 50)) == (same, 0)
+    count = ImplausibleCounter((100, 50))
+    assert count([far]) == [] and count(same) == same and count([]) == []
+    assert (count.points, count.frames) == (25, 1)
+
+
+def test_clips_read_and_write_far_points_as_missing(tmp_path):
+    """ClipWriter counts them in meta.json (detection rate after dropping); Clip.keypoints
+    drops them from a clip written by hand."""
+    img = np.zeros((20, 30, 3), np.uint8)
+    ok = Person(pose=np.tile(np.float32([[10, 10, 1]]), (25, 1)))
+    far = Person(pose=np.tile(np.float32([[-5000, 10, 1]]), (25, 1)))
+    with ClipWriter(tmp_path / "c", "pose", fps=10) as w:
+        w.add(img, keypoints=[ok])
+        w.add(img, keypoints=[far])
+        w.close()
+    meta = Clip(tmp_path / "c").meta
+    assert (meta["implausible_keypoints"], meta["detection_rate"]) == (25, 0.5)
+    (tmp_path / "c" / "keypoints.jsonl").write_text(
+        "".join(json.dumps(frame_to_dict(f)) + "\n" for f in ([far], [ok])))
+    clip = Clip(tmp_path / "c")
+    assert clip.keypoints[0] == [] and len(clip.keypoints[1]) == 1
+    assert clip.implausible_keypoints == 25

@@ -134,6 +134,9 @@ def import_(
         table.add_row(escape(c["name"]), c["kind"], str(c["frames"]), str(c["skipped"]),
                       f"{c['width']}x{c['height']}")
     console.print(table)
+    if report.implausible_keypoints:
+        console.print(f"[yellow]{report.implausible_keypoints} keypoint(s) more than one frame "
+                      "size outside their image were treated as missing joints[/]")
     if report.problems:
         console.print(f"[yellow]{len(report.problems)} problem(s) (skipped):[/]")
         for p in report.problems[:30]:
@@ -159,6 +162,11 @@ def info(
     from v2vtool.data.info import dataset_info
 
     result = dataset_info(path)
+    problems = result["problems"]
+    if problems:  # one line: what differs, the first case (the JSON lists them all)
+        more = f" (and {len(problems) - 1} more; see --json)" if len(problems) > 1 else ""
+        console.print(f"[yellow]warning:[/] {escape(problems[0])}{escape(more)}",
+                      highlight=False, soft_wrap=True)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -168,7 +176,10 @@ def info(
     table.add_column("key", style="bold")
     table.add_column("value")
     table.add_row("identities", str(s["identities"]))
-    table.add_row("clips", str(s["clips"]))
+    listed = s.get("manifest_clips")
+    table.add_row("clips", str(s["clips"]) + (f" (manifest.json lists {listed})"
+                                              if listed is not None and listed != s["clips"]
+                                              else ""))
     table.add_row("frames", str(s["frames"]))
     table.add_row("sizes", ", ".join(s["sizes"]))
     table.add_row("kinds", ", ".join(f"{k} ({n} frames)" for k, n in s["kinds"].items()))

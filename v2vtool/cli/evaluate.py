@@ -15,10 +15,22 @@ from v2vtool.errors import UserError
 from v2vtool.io.atomic import atomic_path
 
 
+_NONFINITE_TEXT = ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+
+
+def _nonfinite(v) -> bool:
+    """NaN / inf as a number (JSON's NaN / Infinity, 1e999) or as text ("nan", "-inf")."""
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    return isinstance(v, str) and v.strip().lower() in _NONFINITE_TEXT
+
+
 def _fmt(v) -> str:
+    if v is None or _nonfinite(v):  # never a table value (see the notes)
+        return "-"
     if isinstance(v, float):
         return f"{v:.4g}"
-    return "-" if v is None else str(v)
+    return str(v)
 
 
 def _finite(obj):
@@ -93,7 +105,9 @@ def print_report(rep: dict, title: str = "metrics") -> None:
         console.print(f"[dim]note: {escape(str(note))}[/]", highlight=False, soft_wrap=True)
 
 
-def compare_reports(paths: list[Path]) -> Table:
+def compare_reports(paths: list[Path]) -> tuple[Table, list[str]]:
+    """The metrics of several reports side by side, and notes on values shown as "-" because
+    they are not finite numbers (NaN / inf)."""
     reps = []
     for p in paths:
         try:
@@ -114,9 +128,12 @@ def compare_reports(paths: list[Path]) -> Table:
     t.add_column("metric")
     for p in paths:
         t.add_column(escape(Path(p).name), justify="right")
+    notes = []
     for k in keys:
         t.add_row(k, *[_fmt(r["metrics"].get(k)) for r in reps])
-    return t
+        notes += [f"{Path(p).name}: {k} is {r['metrics'][k]} (not a finite number): shown as -"
+                  for p, r in zip(paths, reps) if _nonfinite(r["metrics"].get(k))]
+    return t, notes
 
 
 @app.command("evaluate", epilog=(
@@ -170,7 +187,10 @@ def evaluate(
     from v2vtool.config_check import MAX_SEED, check_number
 
     if compare:
-        console.print(compare_reports(list(compare) + [Path(e) for e in (extra or [])]))
+        table, notes = compare_reports(list(compare) + [Path(e) for e in (extra or [])])
+        console.print(table)
+        for note in notes:
+            console.print(f"[dim]note: {escape(note)}[/]", highlight=False, soft_wrap=True)
         return
     if extra:
         raise UserError(f"unexpected arguments: {' '.join(extra)}")

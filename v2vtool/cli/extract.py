@@ -159,18 +159,22 @@ def _summary(results: list, seconds: float) -> None:
     for col, justify in (("input", "left"), ("clip dir", "left"), ("frames", "right"),
                          ("detected", "right"), ("rate", "right"), ("fps", "right")):
         table.add_column(col, justify=justify)
-    total = 0
+    total = far = 0
     for src, clip, err in results:
         if clip is None:
             table.add_row(escape(Path(src).name), "[red]failed[/]", "-", "-", "-", "-")
             continue
         meta = json.loads((Path(clip) / "meta.json").read_text())
         total += meta["frame_count"]
+        far += meta.get("implausible_keypoints", 0)
         rate = meta.get("detection_rate")
         table.add_row(escape(Path(src).name), escape(str(clip)), str(meta["frame_count"]),
                       str(meta.get("frames_detected", "-")),
                       "-" if rate is None else f"{rate:.1%}",
                       f"{meta['processing']['fps']:.1f}")
     console.print(table)
+    if far:
+        console.print(f"[yellow]{far} keypoint(s) more than one frame size outside the frame "
+                      "were treated as missing joints[/]")
     if total:
         console.print(f"{total} frames in {seconds:.1f} s ({total / seconds:.1f} frames/s overall)")

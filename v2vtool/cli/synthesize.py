@@ -74,6 +74,10 @@ def synthesize_cmd(
                                       help="torch.compile the generator (first frame pays "
                                            "the compile; the kernel cache is reused by later "
                                            "runs)."),
+    allow_large: bool = typer.Option(False, "--allow-large",
+                                     help="Run a checkpoint whose model frames exceed "
+                                          "1024x1024 pixels (slow: seconds to minutes per "
+                                          "frame)."),
 ) -> None:
     """Synthesize a video of the examples' target following the driver's motion.
 
@@ -107,14 +111,34 @@ def synthesize_cmd(
 
         def progress(done: int, total: int | None, rate: float) -> None:
             bar.update(task, completed=done, total=total, fps=rate)
+            if done == 1:  # the cost up front, from the first frame
+                console.print(cost_line(1.0 / max(rate, 1e-9), total, compile_step),
+                              highlight=False)
 
         result = synthesize(all_examples, driver, out, checkpoint=checkpoint,
                             size=parse_size(size), side_by_side=side_by_side,
                             attention_maps=attention_maps, retarget=retarget,
                             finetune=finetune, frames_dir=frames_dir, seed=seed, device=device,
                             progress=progress, driver_fps=fps, amp=amp,
-                            compile=compile_step)
+                            compile=compile_step, allow_large=allow_large)
     console.print(_summary(result))
+
+
+def cost_line(first: float, total: int | None, compiled: bool) -> str:
+    """The expected cost, from the first frame's seconds (which include any compile)."""
+    text = f"expected cost: {first:.2f} s per frame (first frame"
+    text += ", includes compiling)" if compiled else ")"
+    if total:
+        text += f", about {_duration(first * total)} for {total} frames"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _summary(r) -> Table:
@@ -129,6 +153,9 @@ def _summary(r) -> Table:
     t.add_row("examples (K)", str(r.k))
     t.add_row("retargeted", "yes" if r.retargeted else "no")
     t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")
+    if r.implausible_keypoints:
+        t.add_row("far keypoints", f"{r.implausible_keypoints} (more than one frame size "
+                                   "outside the frame: read as missing joints)")
     t.add_row("speed", f"{r.throughput_fps:.1f} frames/s end-to-end, "
                        f"{r.generator_fps:.1f} frames/s generator; setup {r.setup_seconds:.1f} s")
     if r.fast_path:

@@ -32,7 +32,7 @@ from PIL import Image
 from v2vtool.errors import UserError
 from v2vtool.io.atomic import atomic_dir
 from v2vtool.io.clipdir import ClipWriter
-from v2vtool.io.keypoints import read_dlib68, read_openpose_json
+from v2vtool.io.keypoints import drop_implausible, read_dlib68, read_openpose_json
 from v2vtool.io.sequence import list_sequence, missing_record, natural_sorted, warn_missing
 from v2vtool.semantics.render import render_face, render_pose
 
@@ -67,9 +67,14 @@ class ImportReport:
     def frames(self) -> int:
         return sum(c["frames"] for c in self.clips)
 
+    @property
+    def implausible_keypoints(self) -> int:
+        return sum(c.get("implausible_keypoints", 0) for c in self.clips)
+
     def to_dict(self) -> dict:
         return {"out": str(self.out), "format": self.format, "clips": self.clips,
-                "frames": self.frames, "problems": [asdict(p) for p in self.problems]}
+                "frames": self.frames, "implausible_keypoints": self.implausible_keypoints,
+                "problems": [asdict(p) for p in self.problems]}
 
 
 def pair_key(stem: str) -> str:
@@ -128,8 +133,10 @@ def _read_labelmap(path: Path) -> np.ndarray:
     return arr.astype(np.uint8)
 
 
-def _annotation(fmt: str, path: Path, size: tuple[int, int]):
-    """-> (keypoints Frame or None, semantic map). Raises UserError with a short message."""
+def _annotation(fmt: str, path: Path, size: tuple[int, int], implausible: list[int]):
+    """-> (keypoints Frame or None, semantic map). Raises UserError with a short message.
+    Points more than a frame size outside the image count as missing (added to
+    `implausible[0]`)."""
     if fmt == "labelmap":
         lab = _read_labelmap(path)
         if (lab.shape[1], lab.shape[0]) != size:
@@ -140,6 +147,12 @@ def _annotation(fmt: str, path: Path, size: tuple[int, int]):
         frame = read_openpose_json(path) if fmt == "openpose" else read_dlib68(path)
     except UserError as exc:
         raise UserError(str(exc).replace(f"{path}: ", "")) from None
+    had_points = bool(frame)
+    frame, dropped = drop_implausible(frame, size)
+    implausible[0] += dropped
+    if had_points and not frame:
+        raise UserError(f"all {dropped} keypoints lie more than one frame size outside the "
+                        f"{size[0]}x{size[1]} image (treated as missing)")
     if not frame:
         raise UserError("no person in frame" if fmt == "openpose" else "no face in frame")
     if fmt == "openpose":
@@ -164,7 +177,7 @@ def _import_sequence(fmt, name, img_dir, anno_dir, dest, fps, report) -> None:
     by_key: dict[str, Path] = {}
     for a in annos:
         by_key.setdefault(pair_key(a.stem), a)
-    used, size, skipped = set(), None, 0
+    used, size, skipped, implausible = set(), None, 0, [0]
     writer = ClipWriter(dest, kind, fps)
     try:
         for img_path in images:
@@ -187,7 +200,7 @@ def _import_sequence(fmt, name, img_dir, anno_dir, dest, fps, report) -> None:
                 skipped += 1
                 continue
             try:
-                keypoints, semantic = _annotation(fmt, anno, this)
+                keypoints, semantic = _annotation(fmt, anno, this, implausible)
             except UserError as exc:
                 problems.append(Problem(str(anno), str(exc)))
                 skipped += 1
@@ -203,13 +216,14 @@ def _import_sequence(fmt, name, img_dir, anno_dir, dest, fps, report) -> None:
             return
         extra = {"missing_frames": missing_record(seq.missing)} if seq.missing else {}
         writer.close(source=str(img_dir.resolve()), extractor=f"import-{fmt}",
-                     importer=fmt, identity=name, frames_skipped=skipped, **extra)
+                     importer=fmt, identity=name, frames_skipped=skipped,
+                     implausible_keypoints=implausible[0], **extra)
     except BaseException:
         writer.abort()
         raise
     report.clips.append({"name": name, "path": dest.name, "frames": writer.count,
                          "skipped": skipped, "kind": kind, "width": size[0],
-                         "height": size[1]})
+                         "height": size[1], "implausible_keypoints": implausible[0]})
 
 
 def import_dataset(src: str | os.PathLike, out: str | os.PathLike, fmt: str,

@@ -4,6 +4,11 @@
 a `manifest.json` from `v2v data synth` / `v2v data import` adds identities and the split) and
 returns a JSON-able dict: per-clip rows and a summary (identities, clips, frames, sizes, kinds,
 split, detection rates, views).
+
+It reports what is on disk: frames counted and sized from the files (`io.clipdir.verify_clip`),
+clips found, not listed. Where meta.json or the manifest disagrees, the clip row's "problems"
+and the result's "problems" say how (info is a report: it never refuses a dataset it can
+describe; `train` refuses the clips whose problems are errors).
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from v2vtool.errors import UserError
-from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest
+from v2vtool.io.clipdir import Clip, is_clip_dir, read_dataset_manifest, verify_clip
 
 MAX_DEPTH = 3
 
@@ -43,20 +48,28 @@ def dataset_info(path: str | os.PathLike) -> dict:
         for key in ("train", "test"):
             for ident in manifest.get(key, []):
                 split_of[ident] = key
-    clips = []
+    clips, problems = [], []
     for d in dirs:
         clip = Clip(d)
+        check = verify_clip(d)
         meta = clip.meta
         ident = meta.get("identity") or (d.parent.name if d != root else d.name)
         views = Counter(meta.get("views", []))
         clips.append({
             "path": str(d.relative_to(root)) if d != root else ".",
-            "identity": ident, "kind": clip.kind, "frames": len(clip),
-            "width": clip.size[0], "height": clip.size[1], "fps": clip.fps,
-            "split": split_of.get(ident, meta.get("split")),
+            "identity": ident, "kind": clip.kind, "frames": check.frames,
+            "meta_frames": check.meta_frames, "width": check.size[0], "height": check.size[1],
+            "fps": clip.fps, "split": split_of.get(ident, meta.get("split")),
             "detection_rate": meta.get("detection_rate"),
             "views": dict(sorted(views.items())),
+            "problems": check.errors + check.warnings,
         })
+        problems += check.errors + check.warnings
+    listed = _listed_clips(root, manifest, dirs)
+    if listed is not None and listed[1]:
+        problems.insert(0, f"{root / 'manifest.json'}: lists {listed[0]} clips, "
+                           f"{listed[0] - len(listed[1])} of them on disk (missing: "
+                           f"{', '.join(listed[1][:3])}{', ...' if len(listed[1]) > 3 else ''})")
     rates = [c["detection_rate"] for c in clips if c["detection_rate"] is not None]
     frames_by_kind = Counter()
     for c in clips:
@@ -69,11 +82,12 @@ def dataset_info(path: str | os.PathLike) -> dict:
     if split_of or any(c["split"] for c in clips):
         split = {s: sorted({c["identity"] for c in clips if c["split"] == s})
                  for s in ("train", "test")}
-    detected = sum(round(c["detection_rate"] * c["frames"]) for c in clips
-                   if c["detection_rate"] is not None)
-    with_kp = sum(c["frames"] for c in clips if c["detection_rate"] is not None)
+    detected = sum(round(c["detection_rate"] * c["meta_frames"]) for c in clips
+                   if c["detection_rate"] is not None)  # rates are of meta.json's frames
+    with_kp = sum(c["meta_frames"] for c in clips if c["detection_rate"] is not None)
     summary = {
         "identities": len(identities), "clips": len(clips),
+        "manifest_clips": listed[0] if listed is not None else None,
         "frames": sum(c["frames"] for c in clips),
         "sizes": sorted({f"{c['width']}x{c['height']}" for c in clips}),
         "kinds": dict(sorted(frames_by_kind.items())),
@@ -84,4 +98,14 @@ def dataset_info(path: str | os.PathLike) -> dict:
         "views": dict(sorted(views.items())) or None,
     }
     return {"path": str(root), "format": (manifest or {}).get("format"), "summary": summary,
-            "clips": clips}
+            "problems": problems, "clips": clips}
+
+
+def _listed_clips(root: Path, manifest: dict | None, found: list[Path]
+                  ) -> tuple[int, list[str]] | None:
+    """(clips the manifest lists, those of them not found on disk), or None without a list."""
+    if not manifest or "clips" not in manifest:
+        return None
+    found_set = {d.resolve() for d in found}
+    paths = [c["path"] for c in manifest["clips"]]
+    return len(paths), [p for p in paths if (root / p).resolve() not in found_set]

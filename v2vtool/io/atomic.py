@@ -4,17 +4,25 @@ Nothing half-written is ever left under the final name; on error the temporary i
 and so are the parent folders the write created (a failed command leaves no empty folders).
 Write errors (disk full, read-only folder, a parent that is a file) become a `UserError`
 naming the final output, not the temporary.
+
+Temporaries are named `.NAME.tmp-XXXXXXXX[.ext]` beside NAME (old content being replaced:
+`.NAME.old-XXXXXXXX`); `remove_stale(path)` removes those a killed run left at `path`.
+`commit_together(outputs)` puts several finished outputs of one command in place as a unit.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol, Sequence
 
 from v2vtool.errors import UserError, os_error_message
+
+
+_STALE = r"\.(tmp|old)-[0-9a-f]{8}(\.[^.]*)?"  # after ".NAME": what _tmp_name / replace_dir add
 
 
 def _tmp_name(path: Path) -> Path:
@@ -127,3 +135,80 @@ def replace_dir(new: Path, path: Path) -> None:
         os.replace(old, path)  # put the old one back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporaries of earlier writes to `path` left beside it (`.NAME.tmp-XXXXXXXX[.ext]`,
+    `.NAME.old-XXXXXXXX`: what a killed run leaves)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}{_STALE}$")
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:  # no folder yet: nothing left there
+        return []
+    return sorted(p for p in entries if pattern.match(p.name))
+
+
+def remove_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove `stale_temporaries(path)` (files and folders); returns what was removed. Call
+    it before writing `path` again: a temporary of a live writer of the same output would
+    go too, and two writers of one output are a conflict anyway."""
+    removed = []
+    for p in stale_temporaries(path):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        removed.append(p)
+    return removed
+
+
+class Pending(Protocol):
+    """A finished output under a temporary name: `commit()` renames it onto `path`."""
+
+    path: Path
+
+    def commit(self) -> Path: ...
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def commit_together(outputs: Sequence[Pending]) -> None:
+    """Put finished outputs in place as one unit: all of them, or none (old ones kept).
+
+    The last output is the record of the unit (synthesize's sidecar). First every existing
+    old output is moved aside (`.NAME.old-XXXXXXXX`), the record's first; then the new ones
+    are renamed in, the record last; then the old ones are removed. A failure on the way
+    removes the new ones already placed and moves the old ones back. A kill in between leaves
+    no record (a new record exists only beside all of its new outputs), and the old ones
+    aside are removed by the next run's `remove_stale`."""
+    aside: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for out in [*outputs[-1:], *outputs[:-1]]:
+            if os.path.lexists(out.path):
+                old = out.path.with_name(f".{out.path.name}.old-{uuid.uuid4().hex[:8]}")
+                try:
+                    os.replace(out.path, old)
+                except OSError as exc:
+                    raise UserError(os_error_message(exc, out.path)) from None
+                aside.append((out.path, old))
+        for out in outputs:
+            out.commit()
+            placed.append(out.path)
+    except BaseException:
+        for path in placed:
+            _discard(path)
+        for path, old in reversed(aside):
+            with contextlib.suppress(OSError):
+                os.replace(old, path)
+        raise
+    for _, old in aside:
+        _discard(old)

@@ -20,14 +20,24 @@ reads (clips without it: times from "fps").
 
 `ClipWriter` streams frames into a temporary directory and renames it on `close()`, so an
 interrupted or failed write leaves nothing under the final name.
+
+`verify_clip(path)` compares meta.json with the files (frame count, frame size, keypoint
+lines): errors where the clip cannot be used as meta.json describes it (frames missing, a
+frame of another size: keypoints and maps are in meta.json's pixel frame, so it would be
+misaligned; keypoint lines that do not pair with the frames), warnings where it can (frames
+beyond meta.json's count: never read). `Clip.frame` checks every frame's size as it reads it.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
+import struct
 import uuid
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -38,11 +48,12 @@ from v2vtool import __version__
 from v2vtool.errors import UserError, os_error_message
 from v2vtool.io.atomic import make_parents, remove_created, replace_dir
 from v2vtool.io.guard import check_replaceable, is_clip_output
-from v2vtool.io.keypoints import Frame, frame_to_dict, read_jsonl
+from v2vtool.io.keypoints import Frame, ImplausibleCounter, frame_to_dict, read_jsonl
 from v2vtool.io.png import write_png
 from v2vtool.io.timing import Timing
 from v2vtool.semantics.kinds import get_kind
 
+log = logging.getLogger(__name__)
 CLIP_FORMAT = "v2v-clip/1"
 
 
@@ -184,9 +195,16 @@ class Clip:
             return Timing.constant(len(self), self.fps)
         return Timing.from_stamps(times, self.fps)
 
+    def _read(self, path: Path, mode: str) -> np.ndarray:
+        """A frame / map / mask of meta.json's size (else a UserError naming the file)."""
+        arr = _read_png(path, mode)
+        if (arr.shape[1], arr.shape[0]) != self.size:
+            raise UserError(_size_error(path, (arr.shape[1], arr.shape[0]), self.size))
+        return arr
+
     def frame(self, i: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
-        return _read_png(self.path / "frames" / frame_name(i), "RGB")
+        return self._read(self.path / "frames" / frame_name(i), "RGB")
 
     @cached_property
     def semantic_channels(self) -> int:
@@ -197,12 +215,12 @@ class Clip:
     def semantic(self, i: int) -> np.ndarray:
         """(H, W, 3) uint8 for 3-channel maps (pose), (H, W) uint8 otherwise (class ids for
         segmentation)."""
-        return _read_png(self.path / "semantics" / frame_name(i),
-                         "RGB" if self.semantic_channels == 3 else "L")
+        return self._read(self.path / "semantics" / frame_name(i),
+                          "RGB" if self.semantic_channels == 3 else "L")
 
     def mask(self, i: int) -> np.ndarray | None:
         p = self.path / "masks" / frame_name(i)
-        return _read_png(p, "L") if p.is_file() else None
+        return self._read(p, "L") if p.is_file() else None
 
     @property
     def has_keypoints(self) -> bool:
@@ -210,24 +228,131 @@ class Clip:
 
     @cached_property
     def keypoints(self) -> list[Frame]:
+        """Validated frames; points more than a frame size outside the frame read as missing
+        (`io.keypoints.drop_implausible`; how many: `implausible_keypoints`)."""
         frames = read_jsonl(self.path / "keypoints.jsonl")
         if len(frames) != len(self):
             raise UserError(f"{self.path}/keypoints.jsonl: {len(frames)} frames, "
                             f"meta.json says {len(self)}")
+        counter = ImplausibleCounter(self.size)
+        frames = [counter(f) for f in frames]
+        self.implausible_keypoints = counter.points
         return frames
 
 
-def check_clip_files(path: str | os.PathLike, keypoints: bool = True) -> None:
-    """Up-front check of a clip a long job will read (train): meta.json, the keypoints file
-    (every value validated, one line per frame) and the first and last frames, so a broken
-    clip stops the job before it writes anything rather than hours in."""
+def _size_error(path: Path, size: tuple[int, int], meta: tuple[int, int]) -> str:
+    return (f"{path}: image is {size[0]}x{size[1]}, meta.json says {meta[0]}x{meta[1]} "
+            "(keypoints and maps are in meta.json's pixel frame: it would be misaligned)")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_FRAME_FILE = re.compile(r"^(\d{6})\.png$")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(w, h) from the file's header (PNG: 24 bytes; other formats: Pillow's header read)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except PermissionError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UserError(f"{path}: unreadable image ({' '.join(str(exc).split())[:160]})") \
+            from None
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+@dataclass
+class ClipCheck:
+    """A clip dir's files against its meta.json (`verify_clip`)."""
+
+    path: Path
+    meta_frames: int  # meta.json's frame_count
+    frames: int  # frame files on disk (frames/NNNNNN.png)
+    size: tuple[int, int]  # frame size on disk (meta.json's where frames disagree)
+    keypoint_lines: int | None  # non-empty lines of keypoints.jsonl (None: no such file)
+    errors: list[str] = field(default_factory=list)  # unusable as meta.json describes it
+    warnings: list[str] = field(default_factory=list)  # usable; something is off
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise UserError(self.errors[0])
+
+
+def verify_clip(path: str | os.PathLike, sizes: bool = True) -> ClipCheck:
+    """Compare meta.json with the clip's files (module docstring): frames present for every
+    index meta.json counts, each of its size (`sizes`: every PNG header is read), and one
+    keypoint line per frame."""
+    clip = Clip(path)
+    n, meta_size = len(clip), clip.size
+    folder = clip.path / "frames"
+    try:
+        names = os.listdir(folder)
+    except OSError as exc:
+        raise UserError(os_error_message(exc, folder)) from None
+    indices = sorted(int(m.group(1)) for m in map(_FRAME_FILE.match, names) if m)
+    present = set(indices)
+    missing = [i for i in range(n) if i not in present]
+    extra = [i for i in indices if i >= n]
+    kp_file = clip.path / "keypoints.jsonl"
+    lines = _count_lines(kp_file) if kp_file.is_file() else None
+    check = ClipCheck(clip.path, n, len(indices), meta_size, lines)
+    if missing:
+        check.errors.append(f"{clip.path}: meta.json says {n} frames, {n - len(missing)} of "
+                            f"them on disk (first missing: frames/{frame_name(missing[0])})")
+    if lines is not None and lines != n:
+        check.errors.append(f"{kp_file}: {lines} frames, meta.json says {n}")
+    if sizes:
+        seen: dict[tuple[int, int], int] = {}
+        wrong: list[str] = []
+        unreadable: list[str] = []
+        for i in indices:
+            f = folder / frame_name(i)
+            try:
+                size = image_size(f)
+            except UserError as exc:
+                if i < n:
+                    unreadable.append(str(exc))
+                continue
+            seen[size] = seen.get(size, 0) + 1
+            if size != meta_size and i < n:
+                wrong.append(_size_error(f, size, meta_size))
+        for found in (unreadable, wrong):
+            if found:
+                more = f" ({len(found)} such frames)" if len(found) > 1 else ""
+                check.errors.append(found[0] + more)
+        if len(seen) == 1:
+            check.size = next(iter(seen))
+    if extra:
+        check.warnings.append(f"{clip.path}: {len(extra)} frame(s) on disk beyond the {n} "
+                              "meta.json counts (not used)")
+    return check
+
+
+def check_clip_files(path: str | os.PathLike, keypoints: bool = True) -> ClipCheck:
+    """Up-front check of a clip a long job will read (train): `verify_clip` (its first error
+    raised, warnings logged) and the keypoints file (every value validated, one line per
+    frame), so a broken clip stops the job before it writes anything rather than hours in."""
+    check = verify_clip(path)
+    check.raise_first()
+    for w in check.warnings:
+        log.warning("%s", w)
     clip = Clip(path)
     if keypoints and clip.has_keypoints:
         clip.keypoints  # noqa: B018 - reads, validates and checks the frame count
-    for i in sorted({0, len(clip) - 1}):
-        f = clip.path / "frames" / frame_name(i)
-        if not f.is_file():
-            raise UserError(f"{f}: missing frame (meta.json says {len(clip)} frames)")
+    return check
 
 
 class ClipWriter:
@@ -252,6 +377,7 @@ class ClipWriter:
         self.count = 0
         self.detected = 0
         self.size: tuple[int, int] | None = None
+        self._implausible: ImplausibleCounter | None = None
         self.semantic_channels: int | None = None
 
     def add(self, frame: np.ndarray, keypoints: Frame | None = None,
@@ -260,6 +386,12 @@ class ClipWriter:
         h, w = frame.shape[:2]
         if self.size is None:
             self.size = (w, h)
+            self._implausible = ImplausibleCounter(self.size)
+        elif (w, h) != self.size:  # every frame of a clip is in meta.json's pixel frame
+            raise UserError(f"{self.path}: frame {self.count} is {w}x{h}, the clip's earlier "
+                            f"frames are {self.size[0]}x{self.size[1]}")
+        if keypoints is not None:
+            keypoints = self._implausible(keypoints)
         name = frame_name(self.count)
         if semantic is not None:
             channels = 1 if semantic.ndim == 2 else int(semantic.shape[2])
@@ -300,6 +432,8 @@ class ClipWriter:
         if self._kp is not None:
             full["frames_detected"] = self.detected
             full["detection_rate"] = self.detected / self.count
+            # points more than a frame size outside the frame, written as missing joints
+            full["implausible_keypoints"] = self._implausible.points
         full.update(meta)
         try:
             if self._kp is not None:
@@ -308,6 +442,10 @@ class ClipWriter:
             for sub in ("semantics", "masks"):
                 if not any((self.tmp / sub).iterdir()):
                     (self.tmp / sub).rmdir()
+            # the clip as written agrees with its meta.json (counts; sizes were checked in add)
+            written = verify_clip(self.tmp, sizes=False)
+            if written.errors:
+                raise UserError(written.errors[0].replace(str(self.tmp), str(self.path)))
             if os.path.lexists(self.path) and self.overwrite:
                 check_replaceable(self.path, is_clip_output, "a clip dir written by v2v")
                 replace_dir(self.tmp, self.path)

@@ -3,10 +3,12 @@
 Two rules, used by every command before it writes anything:
 
 1. `check_outputs(outputs, inputs)`: an output path that IS an input, CONTAINS an input, or
-   LIES INSIDE an input is refused (paths resolved, symlinks followed, hard links to the same
-   file count as the same file). So `--out` can never replace the driver video, a `--json`
-   can never overwrite the generated video, and `--out PARENT --overwrite` can never delete
-   the source folder.
+   LIES INSIDE an input is refused. Existing files and folders are compared by identity
+   (`os.stat` device + inode of the input and of every ancestor of the output, and the other
+   way round), so a symlink, a hard link or a bind mount of the input is the input; paths
+   (resolved, symlinks followed) decide for outputs that do not exist yet. So `--out` can
+   never replace the driver video, a `--json` can never overwrite the generated video, and
+   `--out PARENT --overwrite` can never delete the source folder.
 2. `check_replaceable(path, kind)`: an existing output is only replaced (or written into)
    when it carries the marker of a previous run of the same command: a clip dir's meta.json,
    a dataset's manifest.json, a run's run.json, a PNG folder's `.v2v-output` file, ... A
@@ -34,31 +36,49 @@ def resolved(path: str | os.PathLike) -> Path:
     return Path(os.path.abspath(path)).resolve()
 
 
-def _same_file(a: Path, b: Path) -> bool:
+Identity = tuple[int, int]  # (st_dev, st_ino)
+
+
+def _identity(path: Path) -> Identity | None:
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        st = os.stat(path)  # follows symlinks: a link to the input is the input
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _lineage(path: str | os.PathLike) -> list[Identity]:
+    """Identities of `path` (when it exists) and of every existing ancestor, found both along
+    the path as written (normalised) and along its resolved form."""
+    chains = {Path(os.path.abspath(path)), resolved(path)}
+    out: list[Identity] = []
+    for p in chains:
+        for q in (p, *p.parents):
+            ident = _identity(q)
+            if ident is not None and ident not in out:
+                out.append(ident)
+    return out
 
 
 def check_outputs(outputs: Named, inputs: Named) -> None:
     """Refuse any output that is, contains or lies inside any input (module docstring), or
     that could not be created because a parent of it is a file."""
-    ins = [(what, Path(p), resolved(p)) for what, p in inputs if p is not None]
+    ins = [(what, Path(p), resolved(p), _identity(Path(p)), _lineage(p))
+           for what, p in inputs if p is not None]
     for o_what, o in outputs:
         if o is None:
             continue
         o = Path(o)
         _check_parents(o, o_what)
-        ro = resolved(o)
-        for i_what, i, ri in ins:
-            if ro == ri or _same_file(o, i):
+        ro, o_id, o_lineage = resolved(o), _identity(o), _lineage(o)
+        for i_what, i, ri, i_id, i_lineage in ins:
+            if ro == ri or (o_id is not None and o_id == i_id):
                 raise UserError(f"{o}: {o_what} is the input {i} ({i_what}); refusing to "
                                 "overwrite an input: choose another output path")
-            if ri.is_relative_to(ro):
+            if ri.is_relative_to(ro) or (o_id is not None and o_id in i_lineage):
                 raise UserError(f"{o}: {o_what} contains the input {i} ({i_what}); refusing "
                                 "to write over an input: choose another output path")
-            if ro.is_relative_to(ri):
+            if ro.is_relative_to(ri) or (i_id is not None and i_id in o_lineage):
                 raise UserError(f"{o}: {o_what} lies inside the input {i} ({i_what}); choose "
                                 "an output outside the inputs")
 

@@ -243,6 +243,50 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
+def drop_implausible(frame: Frame, size: tuple[int, int]) -> tuple[Frame, int]:
+    """Points more than one frame size outside a (w, h) frame -> missing joints.
+
+    A found point (confidence > 0) with x outside [-w, 2w] or y outside [-h, 2h] is no
+    detection of anything in the picture (a joint just off the edge is normal; -10,000 px on a
+    128 px image is garbage that would smear the rendered maps and count as a detection): it
+    becomes (0, 0, 0). People left with no found point are dropped. Returns (frame, number of
+    points dropped); the frame is returned unchanged when nothing is dropped."""
+    w, h = float(size[0]), float(size[1])
+    dropped = 0
+    people = []
+    for person in frame:
+        parts = []
+        for a in (person.pose, person.face, person.hand_left, person.hand_right):
+            bad = (a[:, 2] > 0) & ((a[:, 0] < -w) | (a[:, 0] > 2 * w) |
+                                   (a[:, 1] < -h) | (a[:, 1] > 2 * h))
+            if bad.any():
+                a = a.copy()
+                a[bad] = 0.0
+                dropped += int(bad.sum())
+            parts.append(a)
+        if any((a[:, 2] > 0).any() for a in parts):
+            people.append(Person(*parts))
+        elif not any((a[:, 2] > 0).any() for a in person.arrays().values()):
+            people.append(person)  # nobody found before either: kept as it was
+    return (people, dropped) if dropped else (frame, 0)
+
+
+class ImplausibleCounter:
+    """`drop_implausible` over a stream of frames of one (w, h) frame, counting what it drops
+    (`points`, `frames`) for the reports (meta.json, the synthesize sidecar, import)."""
+
+    def __init__(self, size: tuple[int, int]):
+        self.size = (int(size[0]), int(size[1]))
+        self.points = 0
+        self.frames = 0
+
+    def __call__(self, frame: Frame) -> Frame:
+        frame, n = drop_implausible(frame, self.size)
+        self.points += n
+        self.frames += int(n > 0)
+        return frame
+
+
 def main_person(frame: Frame) -> Person | None:
     """The person with the most confident keypoints (None if nobody)."""
     if not frame:

@@ -5,6 +5,12 @@
 - `load_state_into(module, state, path)`: the tensors must match the module built from the
   checkpoint's config.json name for name and shape; a mismatch is one line (how many tensors
   differ, the first one with both shapes), not torch's hundred lines of `size mismatch`.
+  Then `check_plausible`: a tensor that is integer where the module's is float (a quantised
+  int8 file), or constant (all zero, all one value) where the freshly built module's is not,
+  is refused with its name. The rule compares with the module as built, so tensors that are
+  constant by design (zero-initialised heads of an untrained model, norm scales of ones,
+  running statistics) load, while a blanked or quantised file does not: a trained float
+  weight never ends up with every element equal.
 - `write_state(state, path)`: a write error (disk full, read-only folder) is an `OSError`
   (safetensors reports them as its own error type, with the OS error code inside the text).
 """
@@ -57,7 +63,31 @@ def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor],
         raise UserError(f"{path}: {what} do not match the architecture in config.json "
                         f"({len(shapes)} tensors of another shape, {len(missing)} missing, "
                         f"{len(unexpected)} unexpected; {example})")
+    check_plausible(own, state, path)
     module.load_state_dict(state, strict=True)
+
+
+def _constant(t: torch.Tensor) -> bool:
+    return t.numel() > 1 and bool((t == t.reshape(-1)[0]).all())
+
+
+def check_plausible(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                    path: str | os.PathLike) -> None:
+    """Refuse integer tensors where `own` (the module's state as built) has float ones, and
+    constant float tensors where `own`'s vary (module docstring). Same names as `own`."""
+    for name, mine in own.items():
+        t = state[name]
+        if not mine.is_floating_point():
+            continue
+        if not t.is_floating_point():
+            raise UserError(f"{path}: tensor {name} is {str(t.dtype).replace('torch.', '')} "
+                            f"where the model has {str(mine.dtype).replace('torch.', '')} "
+                            "weights (a quantised or broken checkpoint); refusing to use it")
+        if _constant(t) and not _constant(mine):
+            value = float(t.reshape(-1)[0])
+            raise UserError(f"{path}: tensor {name} holds one value ({value:g}) in all its "
+                            f"{t.numel()} elements where trained weights vary (a blanked or "
+                            "broken checkpoint); refusing to use it")
 
 
 _OS_CODE = re.compile(r"code:\s*(\d+)")

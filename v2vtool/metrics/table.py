@@ -53,6 +53,7 @@ class Metric:
     video: Callable[["Inputs", dict], dict] | None = None
     extra: tuple[Column, ...] = ()  # further summary values the row reports (benchmark columns)
     long: bool = False  # summarises a long video (drift): the benchmark's long driver only
+    min_side: int = 1  # smallest frame side (px) where the score is defined / meaningful
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -149,20 +150,24 @@ def _pose(inputs: Inputs, per_frame: dict) -> dict:
 METRICS: tuple[Metric, ...] = (
     Metric("psnr", "psnr", HIGHER, ("truth",), "PSNR",
            frame=lambda p: psnr(p.generated, p.truth)),
+    # SSIM: a 3x3 window at least (scikit-image divides by window pixels - 1)
     Metric("ssim", "ssim", HIGHER, ("truth",), "SSIM",
-           frame=lambda p: ssim(p.generated, p.truth)),
+           frame=lambda p: ssim(p.generated, p.truth), min_side=3),
     Metric("l1", "l1", LOWER, ("truth",), "L1", frame=lambda p: l1(p.generated, p.truth)),
-    Metric("lpips", "lpips", LOWER, ("truth", "lpips"), "LPIPS", frame=_lpips),
+    # LPIPS (AlexNet): its two strided pools need >= 31 px; FID: Inception sees frames scaled
+    # to 299 px, which below 32 px is a blur of a few pixels (no published FID is of such)
+    Metric("lpips", "lpips", LOWER, ("truth", "lpips"), "LPIPS", frame=_lpips, min_side=32),
     Metric("person_psnr", "person", HIGHER, ("truth", "mask"), "person PSNR",
            frame=lambda p: person_psnr(p.generated, p.truth, p.mask)),
     Metric("ghost_l1", "ghost", LOWER, ("truth", "mask"), "ghost error",
            frame=lambda p: ghost_l1(p.generated, p.truth, p.mask)),
     Metric("psnr_drift", "drift", HIGHER, ("truth",), "PSNR drift", video=_drift, long=True,
            extra=tuple(Column(f"psnr_q{i}", f"q{i}", HIGHER) for i in range(1, QUARTERS + 1))),
-    Metric("fid", "fid", LOWER, ("fid",), "FID", video=_fid),
+    Metric("fid", "fid", LOWER, ("fid",), "FID", video=_fid, min_side=32),
     Metric("pose_error", "pose", LOWER, ("poses",), "pose error", video=_pose,
            extra=(Column("pose_missing_rate", "miss", LOWER),)),
-    Metric("warp_error", "warp", LOWER, ("flow",), "warp error", video=_warp,
+    # warp error: OpenCV's DIS flow refuses frames below 12 px
+    Metric("warp_error", "warp", LOWER, ("flow",), "warp error", video=_warp, min_side=12,
            extra=(Column("warp_error_reference", "warp(ref)", LOWER),)),
 )
 
@@ -184,6 +189,12 @@ class Scores:
     per_frame: dict  # frame row name -> list of per-frame values (None = undefined)
 
 
+def _frame_size(inputs: Inputs) -> tuple[int, int] | None:
+    """(w, h) of the first generated frame (None: no frames)."""
+    first = next(iter(inputs.generated), None)
+    return None if first is None else (int(first.shape[1]), int(first.shape[0]))
+
+
 def score(inputs: Inputs, metrics: Iterable[Metric] = METRICS) -> Scores:
     """Compute every row of `metrics` the inputs allow (table order), one pass over the frames
     for all frame rows."""
@@ -195,6 +206,12 @@ def score(inputs: Inputs, metrics: Iterable[Metric] = METRICS) -> Scores:
             missing[m.name] = lacking
         else:
             todo.append(m)
+    if any(m.min_side > 1 for m in todo):
+        size = _frame_size(inputs)
+        for m in [m for m in todo if size is not None and min(size) < m.min_side]:
+            todo.remove(m)
+            skipped[m.name] = (f"{m.title} skipped: frames of {size[0]}x{size[1]} px are "
+                               f"smaller than the {m.min_side} px per side it needs")
     framewise = [m for m in todo if m.frame is not None]
     per_frame: dict[str, list] = {m.name: [] for m in framewise}
     if framewise:

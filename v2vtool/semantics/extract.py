@@ -43,6 +43,7 @@ from v2vtool.semantics.kinds import KINDS, get_extractor, get_kind
 from v2vtool.semantics.parallel import detect_stream
 from v2vtool.semantics.segmentation import colorize
 from v2vtool.semantics.smoothing import SmoothingSettings, smooth_keypoints
+from v2vtool.workers import init_interruptible_worker, interruptible
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -254,7 +255,8 @@ def _worker(args: tuple) -> tuple[str, Path | None, str | None]:
     def report(done: int, total: int) -> None:
         if queue is not None:
             queue.put((index, done, total))
-    return _one(src, out_dir, kind, smooth, overwrite, fps, report, options, threads)
+    with interruptible():  # Ctrl-C: this clip's writer removes its temporary
+        return _one(src, out_dir, kind, smooth, overwrite, fps, report, options, threads)
 
 
 def _one(src: str, out_dir, kind: str, smooth: bool, overwrite: bool, fps: float | None,
@@ -306,16 +308,21 @@ def extract_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     queue = manager.Queue() if manager is not None else None
     out: dict[int, tuple] = {}
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(sources)), mp_context=ctx,
+                                 initializer=init_interruptible_worker) as pool:
             futures = {pool.submit(_worker, (s, str(out_dir), kind, smooth, overwrite, fps, queue,
                                              i, extractor_options, per_clip)): i
                        for i, s in enumerate(sources)}
             pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                _drain(queue, progress)
-                for f in done:
-                    out[futures[f]] = f.result()
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                    _drain(queue, progress)
+                    for f in done:
+                        out[futures[f]] = f.result()
+            except BaseException:  # Ctrl-C: jobs not started are dropped, running ones stop
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             _drain(queue, progress)
     finally:
         if manager is not None:

@@ -13,11 +13,15 @@ Outputs (all atomic; a failed run leaves none of them):
                      output tinted by the chosen example's colour, gray = background plate), or
                      the K examples tinted by their attention per frame (paper Fig. 7c)
   frames_dir         the output frames as PNGs
+They commit as one unit (`io.atomic.commit_together`, the sidecar last); temporaries a killed
+earlier run left at the same paths are removed first. A checkpoint whose model asks for more
+than LARGE_MODEL_PIXELS per frame is refused unless `allow_large`.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import platform
 import time
@@ -30,6 +34,7 @@ import torch
 from v2vtool import __version__
 from v2vtool.device import resolve_device
 from v2vtool.errors import UserError
+from v2vtool.io.atomic import commit_together, remove_stale
 from v2vtool.io.sequence import missing_record
 from v2vtool.resources import find_weights
 from v2vtool.synthesis.outputs import (PendingText, PngDirSink, attention_panel, open_sink,
@@ -41,6 +46,10 @@ from v2vtool.synthesis.stream import Synthesizer
 log = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = "v2v-synthesis/1"
+# Model frames above this many pixels (1024x1024) need allow_large (`--allow-large`): cost
+# grows with the pixels (2048x2048 ran at 0.1 frame/s), and a hand-edited config.json can ask
+# for any size.
+LARGE_MODEL_PIXELS = 1024 * 1024
 Progress = Callable[[int, "int | None", float], None]  # (done, total, frames per second)
 
 
@@ -66,6 +75,7 @@ class SynthesisResult:
     finetune: dict | None = None
     fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
     frame_timing: dict | None = None  # mode (source-timestamps | constant), fps, duration
+    implausible_keypoints: int = 0  # driver points > a frame size outside it, read as missing
 
 
 def _input_path(spec: str | os.PathLike) -> Path:
@@ -141,7 +151,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                finetune: int = 0, frames_dir: str | os.PathLike | None = None, seed: int = 0,
                device: str = "auto", progress: Progress | None = None,
                driver_fps: float | None = None, amp: str = "auto",
-               compile: bool = False) -> SynthesisResult:
+               compile: bool = False, allow_large: bool = False) -> SynthesisResult:
     """Generate a video of the examples' target following the driver (module docstring).
 
     examples: image files or CLIPDIR:IDX[,IDX...] specs (see `sources`); driver: a video, a
@@ -150,6 +160,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     driver_fps: frame rate for keypoint drivers without one (default 30, recorded as assumed).
     amp: "auto" (bf16 where the CPU / GPU computes bf16 natively), "bf16" or "none" (fp32);
     compile: ``torch.compile`` the generator step (the first call's cost is in the sidecar).
+    allow_large: run a model of more than LARGE_MODEL_PIXELS per frame.
     """
     from v2vtool.models.checkpoint import load_generator
 
@@ -172,9 +183,11 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     if dev.type == "cuda" and dev.index is not None:  # compiled kernels / syncs: this GPU
         torch.cuda.set_device(dev)
     torch.manual_seed(seed)
+    _check_cost(ckpt, allow_large)
     loaded = load_generator(ckpt, dev)
     cfg = loaded.config.generator
     src = open_driver(driver, cfg.kind, fps=driver_fps)
+    implausible = _drop_implausible(src)
     exs = load_examples([str(e) for e in examples], cfg.kind)
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
                         [e.semantics for e in exs], [e.name for e in exs], finetune=finetune,
@@ -186,6 +199,9 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     ex_panels = [resize_to(im, out_size) for im in synth.examples.images]
     att_examples = synth.examples.images
 
+    for path in (out, out.with_suffix(".json"), attention_maps, frames_dir):
+        if path is not None:  # what a killed earlier run left at these outputs
+            remove_stale(path)
     sinks: list = []
     held = n = 0
     gen_seconds = 0.0
@@ -234,16 +250,19 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             finetune=synth.finetune_report.to_dict() if synth.finetune_report else None,
             fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
                 synth.compiled.first_call_seconds if synth.compiled is not None else None)),
-            frame_timing=_frame_timing(src, n))
+            frame_timing=_frame_timing(src, n),
+            implausible_keypoints=implausible.points if implausible is not None else 0)
         sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
             result, loaded, src, exs, seed, retarget, side_by_side, dev))))
-        for s in sinks:  # ... then all renamed into place (the sidecar last)
-            s.commit()
+        commit_together(sinks)  # ... then all renamed into place as one unit (sidecar last)
     except BaseException:
         for s in reversed(sinks):  # last opened first: each removes the folders it created
             with contextlib.suppress(Exception):
                 s.abort()
         raise
+    if result.implausible_keypoints:
+        log.warning("driver %s: %d keypoints more than one frame size outside the frame were "
+                    "treated as missing joints", src.path, result.implausible_keypoints)
     if src.frame_count is not None and n != src.frame_count:
         log.warning("driver %s: header said %d frames, %d were generated", src.path,
                     src.frame_count, n)
@@ -260,6 +279,33 @@ def _frame_timing(src, n: int) -> dict:
     return {"mode": "source-timestamps" if vfr else "constant", "fps": round(timing.fps, 6),
             "duration": round(timing.duration, 6),
             "driver_duration": round(src.timing.duration, 6)}
+
+
+def _check_cost(ckpt: Path, allow_large: bool) -> None:
+    """Refuse a model above LARGE_MODEL_PIXELS per frame unless allowed (before building it)."""
+    from v2vtool.models.checkpoint import load_config, resolve_checkpoint
+
+    cfg = load_config(resolve_checkpoint(ckpt)).generator
+    side = math.isqrt(LARGE_MODEL_PIXELS)
+    if cfg.width * cfg.height > LARGE_MODEL_PIXELS and not allow_large:
+        raise UserError(f"{ckpt}: the model generates {cfg.width}x{cfg.height} frames, above "
+                        f"the {side}x{side}-pixel cap for a run without "
+                        "--allow-large (cost grows with the pixels: expect seconds to minutes "
+                        "per frame); pass --allow-large to run it anyway")
+
+
+def _drop_implausible(src):
+    """Keypoint drivers: points more than one frame size outside the driver's frame read as
+    missing joints (`io.keypoints.drop_implausible`), counted for the sidecar."""
+    from v2vtool.io.keypoints import ImplausibleCounter
+    from v2vtool.semantics.kinds import get_kind
+
+    if not get_kind(src.kind).keypoints:
+        return None
+    counter = ImplausibleCounter(src.size)
+    frames = src._iter
+    src._iter = lambda: map(counter, frames())
+    return counter
 
 
 def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_side, dev
@@ -294,6 +340,7 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    else None, "frames_dir": str(result.frames_dir) if result.frames_dir
                    else None},
         "held_frames": result.held_frames,
+        "implausible_keypoints": result.implausible_keypoints,
         "fast_path": result.fast_path,
         "timing": {"frames_per_second": result.throughput_fps,
                    "generator_frames_per_second": result.generator_fps,

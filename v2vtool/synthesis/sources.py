@@ -27,7 +27,7 @@ import numpy as np
 from v2vtool.config_check import MAX_K
 from v2vtool.errors import UserError
 from v2vtool.io.clipdir import Clip, is_clip_dir
-from v2vtool.io.keypoints import Frame, iter_jsonl, read_openpose_json
+from v2vtool.io.keypoints import Frame, drop_implausible, iter_jsonl, read_openpose_json
 from v2vtool.io.sequence import list_sequence, warn_missing
 from v2vtool.io.timing import Timing
 from v2vtool.semantics.kinds import get_extractor, get_kind
@@ -138,7 +138,7 @@ def _from_clip(path: Path, indices: list[int], kind: str, extractor) -> list[Exa
         elif spec.keypoints:
             if not clip.has_keypoints:
                 raise UserError(f"{path}: clip has no keypoints.jsonl")
-            kp = _nth_jsonl(path / "keypoints.jsonl", i)
+            kp = drop_implausible(_nth_jsonl(path / "keypoints.jsonl", i), clip.size)[0]
             if not spec.has_detection(kp):
                 raise UserError(f"{name}: no {spec.subject} detected in this example frame")
             out.append(Example(name, image, kp, mask=clip.mask(i)))

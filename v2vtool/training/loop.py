@@ -72,7 +72,9 @@ def _worker_init(_worker_id: int) -> None:
     should react (it saves a checkpoint); one OpenCV thread per worker."""
     import cv2
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from v2vtool.workers import init_worker
+
+    init_worker()
     cv2.setNumThreads(1)
 
 
@@ -218,7 +220,6 @@ class _Trainer:
         self.dataset = FewShotDataset(entries, cfg.generator, cfg.data, augment=True)
         if not resume:  # created, locked (one writer), checked; cleaned up if we fail early
             rundir.open()
-        prepare_run(out, cfg, resume, info)
 
         # models
         seed_everything(cfg.seed)  # identical init on every rank
@@ -253,6 +254,7 @@ class _Trainer:
                                 f"{' '.join(str(exc).split())[:120]})") from None
         else:
             seed_everything(cfg.seed * 1009 + info.rank + 1)  # per-rank stream from here on
+        prepare_run(out, cfg, resume, info)  # after every read of a resumed checkpoint
         meta = run_metadata(self, len(entries))
         if info.is_main:
             write_run_meta(out, meta, resumed is not None)

@@ -29,6 +29,7 @@ from v2vtool.io.atomic import atomic_dir
 from v2vtool.io.clipdir import Clip, ClipWriter
 from v2vtool.io.keypoints import Person, main_person
 from v2vtool.semantics.render import render_pose
+from v2vtool.workers import init_worker
 
 log = logging.getLogger(__name__)
 FORMAT = "v2v-synth/1"
@@ -135,12 +136,21 @@ def generate_dataset(out: str | os.PathLike, identities: int, clips_per_identity
         else:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             results = []
-            with ctx.Pool(min(workers, identities)) as pool:
+            # workers ignore Ctrl-C and end quietly on terminate (v2vtool.workers); on success
+            # the pool is closed and joined, never terminated under a running worker
+            pool = ctx.Pool(min(workers, identities), initializer=init_worker)
+            try:
                 for res in pool.imap(_worker, jobs):  # ordered: manifest order is fixed
                     results.append(res)
                     done += clips_per_identity * frames
                     if progress is not None:
                         progress(done, total)
+                pool.close()
+            except BaseException:  # Ctrl-C, an error: stop the workers; atomic_dir cleans up
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
         for ident, (app, rows) in zip(ids, results):
             manifest["identities"][ident] = app
             manifest["clips"] += rows

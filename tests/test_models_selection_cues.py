@@ -1,0 +1,95 @@
+"""The per-pixel selection's fixed cues and the prior's confidence (models/example_warp.py), with
+known answers: each test fails when a cue is inverted or dropped (a mutation check found that
+nothing failed before)."""
+import torch
+
+from v2vtool.models.example_warp import (GHOST_LOGIT, MISSING_LOGIT, OCCUPANCY_LOGIT,
+                                         REFLECTED_LOGIT, prior_logits, source_trust)
+from v2vtool.semantics.prior import POSE_CUES
+
+H = W = 8
+
+
+def maps(occ=1.0, person=(1.0, 1.0), cues=((0, 0, 0), (0, 0, 0))):
+    """Uniform half-resolution maps: the target's body, K = len(person) examples' warped
+    silhouettes and cues (reflected, residual, missing)."""
+    k = len(person)
+    o = torch.full((1, 1, H, W), float(occ))
+    p = torch.stack([torch.full((1, H, W), float(v)) for v in person])[None]  # (1, K, 1, H, W)
+    c = torch.tensor(cues[:k], dtype=torch.float32)[None, :, :, None, None].expand(1, k, POSE_CUES, H, W)
+    return o, c, p
+
+
+def selection(occ, person, cues):
+    return torch.softmax(prior_logits(*maps(occ, person, cues)), dim=1)[0, :, 0, 0]
+
+
+def test_an_example_missing_the_part_never_wins_over_one_that_has_it():
+    for order in (((0, 0, 1), (0, 0, 0)), ((0, 0, 0), (0, 0, 1))):
+        sel = selection(1.0, (1.0, 1.0), order)
+        missing, present = (0, 1) if order[0][2] else (1, 0)
+        assert sel[present] > 0.9 and sel[missing] < 0.05
+    logits = prior_logits(*maps(1.0, (1.0, 1.0), ((0, 0, 1), (0, 0, 0))))[0, :, 0, 0]
+    torch.testing.assert_close(logits[1] - logits[0], torch.tensor(MISSING_LOGIT))
+
+
+def test_an_example_fitted_with_a_mirror_loses_to_one_fitted_without():
+    sel = selection(1.0, (1.0, 1.0), ((1, 0, 0), (0, 0, 0)))
+    assert sel[1] > 0.9
+    logits = prior_logits(*maps(1.0, (1.0, 1.0), ((1, 0, 0), (0, 0, 0))))[0, :, 0, 0]
+    torch.testing.assert_close(logits[1] - logits[0], torch.tensor(REFLECTED_LOGIT))
+
+
+def test_an_examples_own_person_on_the_targets_background_is_penalised():
+    """Off the target's body (occupancy 0), an example whose warped silhouette is there (its own
+    person: a ghost) gets GHOST_LOGIT less than one that shows scene, and the plate wins."""
+    logits = prior_logits(*maps(0.0, (1.0, 0.0)))[0, :, 0, 0]
+    torch.testing.assert_close(logits[1] - logits[0], torch.tensor(GHOST_LOGIT))
+    sel = torch.softmax(logits, 0)
+    assert sel[2] > 0.95 and sel[0] < 1e-3  # the plate, never the ghost
+
+
+def test_on_the_body_an_example_that_shows_its_person_wins_over_the_plate():
+    sel = selection(1.0, (1.0,), ((0, 0, 0),))
+    assert sel[0] > 0.95
+    # where a body part's capsule carries the example's background (no silhouette there), the
+    # scene at the target's place (plate) is shown instead: no halo around re-posed limbs
+    sel = selection(1.0, (0.0,), ((0, 0, 0),))
+    assert sel[1] > 0.95
+    logits = prior_logits(*maps(1.0, (1.0,)))[0, :, 0, 0]
+    torch.testing.assert_close(logits[0] - logits[1], torch.tensor(2 * OCCUPANCY_LOGIT * 0.5))
+
+
+def trust(occ, person, cues, sel, known=1.0):
+    o, c, p = maps(occ, person, cues)
+    s = torch.tensor(sel, dtype=torch.float32)[None, :, None, None].expand(1, len(sel), H, W)
+    return float(source_trust(s, c, torch.full((1, 1, H, W), float(known)), o, p)[0, 0, 0, 0])
+
+
+def test_confidence_trusts_good_parts_and_seen_scene_only():
+    assert trust(1.0, (1.0,), ((0, 0, 0),), (1.0, 0.0)) == 1.0  # a present, well-fitted part
+    assert trust(1.0, (1.0,), ((1, 0, 0),), (1.0, 0.0)) == 0.0  # mirrored: the other side
+    assert trust(1.0, (1.0,), ((0, 0, 1),), (1.0, 0.0)) == 0.0  # part missing in the example
+    assert abs(trust(1.0, (1.0,), ((0, 0.5, 0),), (1.0, 0.0)) - 0.5) < 1e-6  # poor fit
+    assert trust(0.0, (1.0,), ((0, 0, 0),), (1.0, 0.0)) == 0.0  # a ghost
+    assert trust(0.0, (0.0,), ((0, 0, 0),), (0.0, 1.0), known=1.0) == 1.0  # seen scene
+    assert trust(0.0, (0.0,), ((0, 0, 0),), (0.0, 1.0), known=0.0) == 0.0  # inpainted guess
+
+
+def test_the_image_keeps_the_composite_where_the_prior_is_confident():
+    """StepOutput.image = c * warped_ref + (1 - c) * (the learned composition): with H's
+    mask forced to 1 (use H everywhere), trusted pixels still equal the warped composite."""
+    from tests.test_models_generator_prior import _force_masks, inputs, make, tiny
+
+    gen = make(tiny())
+    _force_masks(gen, 100.0, 100.0)
+    with torch.no_grad():
+        out = gen(**inputs(b=1, k=1, t=1))
+    c = out.confidence[:, 0]
+    assert c.max() > 0.99 and c.min() < 0.01  # both kinds of pixel exist in this scene
+    sure = c > 0.999
+    assert torch.allclose(out.image[:, 0][sure.expand_as(out.image[:, 0])],
+                          out.warped_ref[:, 0][sure.expand_as(out.image[:, 0])], atol=1e-3)
+    unsure = c < 1e-3
+    assert torch.allclose(out.image[:, 0][unsure.expand_as(out.image[:, 0])],
+                          out.raw[:, 0][unsure.expand_as(out.image[:, 0])], atol=1e-3)
