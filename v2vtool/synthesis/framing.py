@@ -103,17 +103,18 @@ class FullFraming:
     """The model's frames placed into the driver's framing (module docstring).
 
     record: the view on record (framing "full"); example_images: the K examples' source
-    images; example_views: their `View`s (source px -> model px); example_keypoints: their
-    keypoint Frames in model px (None for map kinds); same_camera: the examples are frames of
-    the driver's camera; body: the kind has a body (blend by the driven person's mask)."""
+    images; example_views: their `View`s (source px -> model px); example_people: each
+    example's own person, (h, w) bool in its model px (None: map kinds, nothing to cut out);
+    same_camera: the examples are frames of the driver's camera; body: the kind has a body
+    (blend by the driven person's mask)."""
 
     def __init__(self, record: ViewRecord, example_images: list[np.ndarray], example_views: list,
-                 example_keypoints: list[Frame] | None, same_camera: bool, body: bool):
+                 example_people: list[np.ndarray] | None, same_camera: bool, body: bool):
         self.record = record
         self.size = record.output_size
         self.images = example_images
         self.views = example_views
-        self.example_keypoints = example_keypoints
+        self.example_people = example_people
         self.same_camera = same_camera
         mw, mh = record.model_size
         self.place = record.placement()  # model px -> output px
@@ -183,12 +184,11 @@ class FullFraming:
         return warped, valid
 
     def _example_person(self, k: int) -> np.ndarray | None:
-        """(H, W) bool: example k's own person (dilated body mask) in the output framing."""
-        if not self.example_keypoints:
+        """(H, W) bool: example k's own person (dilated) in the output framing."""
+        if not self.example_people:
             return None
-        mw, mh = self.record.model_size
-        occ = body_mask(self.example_keypoints[k], (mw, mh))
-        mask = _dilate((occ > 0.05).astype(np.uint8), round(EXAMPLE_MARGIN * mh))
+        mh = self.record.model_size[1]
+        mask = _dilate(self.example_people[k].astype(np.uint8), round(EXAMPLE_MARGIN * mh))
         to_model = compose(self.views[k].affine(), self.example_affine(k))
         placed = cv2.warpAffine(mask.astype(np.float32), to_model, self.size,
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -328,10 +328,20 @@ class FullFraming:
         return attention_panel(panels, self.attention_maps(f.attention))
 
 
+def example_people(keypoints: list[Frame] | None, size: tuple[int, int]
+                   ) -> list[np.ndarray] | None:
+    """Each example's own person in its model px ((h, w) bool): its keypoints' body mask (the
+    keypoint prior's occupancy); None without keypoints."""
+    if not keypoints:
+        return None
+    return [body_mask(f, size) > 0.05 for f in keypoints]
+
+
 def make_framing(framing: str, synth, record: ViewRecord, example_images: list[np.ndarray]):
     """The framing of one synthesizer run (`synth.view` and `synth.background_aligned` set)."""
     ex = synth.examples
     if framing == "crop":
         return CropFraming(record, ex.images)
-    return FullFraming(record, example_images, ex.views, ex.keypoints,
+    people = example_people(ex.keypoints, record.model_size) if synth.spec.body else None
+    return FullFraming(record, example_images, ex.views, people,
                        synth.background_aligned, synth.spec.body)
