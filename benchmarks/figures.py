@@ -44,7 +44,8 @@ def procedural(loaded, examples: Path, size: int) -> np.ndarray:
     from v2vtool.io.clipdir import Clip
     from v2vtool.io.keypoints import main_person
     from v2vtool.synthesis.sources import load_examples
-    from v2vtool.synthesis.stream import Synthesizer, make_fit
+    from v2vtool.data.view import person_view
+    from v2vtool.synthesis.stream import Synthesizer
 
     driver, truth = Clip(examples / "driver"), Clip(examples / "truth")
     exs = load_examples([str(examples / "target_front.png"), str(examples / "target_back.png")],
@@ -53,8 +54,8 @@ def procedural(loaded, examples: Path, size: int) -> np.ndarray:
                         [e.keypoints for e in exs])
     out = _run(synth, driver, retarget=False)
     cfg = loaded.config
-    fit = make_fit("pose", cfg.data, driver.size, cfg.generator.size,
-                   [[main_person(f)] for f in driver.keypoints[:15]])
+    fit = person_view("pose", cfg.data, driver.size, cfg.generator.size,
+                      [[main_person(f)] for f in driver.keypoints[:15]])
     rows = []
     for i in ROWS:
         cells = [_label(_panel(out[i].semantic, size), f"driver {i}"),

@@ -160,7 +160,8 @@ def memory_child(root: Path, frames: int, threads: int) -> None:
 def finetune_eval(ckpt: str, dataset: str, k: int, steps: list[int], device: str) -> list[dict]:
     from v2vtool.io.clipdir import Clip
     from v2vtool.io.keypoints import main_person
-    from v2vtool.synthesis.stream import REFERENCE_FRAMES, Synthesizer, make_fit
+    from v2vtool.data.view import REFERENCE_FRAMES, person_view
+    from v2vtool.synthesis.stream import Synthesizer
     from v2vtool.models.checkpoint import load_generator
 
     loaded = load_generator(ckpt, device)
@@ -176,7 +177,7 @@ def finetune_eval(ckpt: str, dataset: str, k: int, steps: list[int], device: str
             ex, drv = clips[0], clips[1]
             idx = [round(i * (len(ex) - 1) / max(k - 1, 1)) for i in range(k)] if k > 1 else [0]
             frames = [[main_person(f)] for f in drv.keypoints]
-            fit = make_fit("pose", cfg.data, drv.size, size, frames[:REFERENCE_FRAMES])
+            fit = person_view("pose", cfg.data, drv.size, size, frames[:REFERENCE_FRAMES])
             torch.manual_seed(0)
             synth = Synthesizer(loaded.generator, cfg, [ex.frame(i) for i in idx],
                                 [ex.keypoints[i] for i in idx], finetune=n, seed=0)

@@ -183,6 +183,8 @@ CASES = [
     ("synth-threads-neg", f"{SX} --out o.mp4 --threads -1", USAGE),
     ("synth-finetune-neg", f"{SX} --out o.mp4 --finetune -1", USAGE),
     ("synth-device-cuda", f"{SX} --out o.mp4 --device cuda:7", "--device"),
+    ("synth-framing-bad", f"{SX} --out o.mp4 --framing letterbox", "--framing"),
+    ("synth-max-height-tiny", f"{SX} --out o.mp4 --max-height 4", "--max-height"),
     ("eval-ref-height-0", f"{E} --generated gen.mp4 --driver kp.jsonl --reference-height 0",
      "--reference-height"),
     ("eval-lpips-missing", f"{E} --generated gen.mp4 --real clip --lpips-backbone nope.pth",

@@ -38,3 +38,20 @@ def test_empty_and_full_holes():
 def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError):
         inpaint(np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4), bool))
+
+
+def test_wide_extension_is_smooth_far_from_the_border_not_streaked():
+    """Telea alone drags each border pixel across a wide hole (streaks: rows keep the border's
+    row-to-row contrast); the distance blur turns the far part into a smooth field."""
+    rng = np.random.default_rng(0)
+    img = np.zeros((100, 260, 3), np.uint8)
+    img[:, :60] = rng.integers(0, 256, (100, 60, 3), dtype=np.uint8)
+    hole = np.zeros(img.shape[:2], bool)
+    hole[:, 60:] = True
+    plain = inpaint(img, hole, far_blur=0)
+    smooth = inpaint(img, hole)
+    assert np.array_equal(smooth[:, :60], img[:, :60])
+    far = slice(180, 260)
+    across_rows = lambda x: np.abs(np.diff(x[:, far].astype(float), axis=0)).mean()  # noqa: E731
+    assert across_rows(smooth) < 0.25 * across_rows(plain), (across_rows(smooth),
+                                                              across_rows(plain))

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from v2vtool.io.clipdir import Clip
 from v2vtool.io.keypoints import main_person
 from v2vtool.models.generator import FewShotGenerator
-from v2vtool.synthesis.stream import make_fit
+from v2vtool.data.view import person_view
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
@@ -71,7 +71,7 @@ def test_prior_warp_is_the_untrained_generator_with_its_masks_shut(synth_dataset
     synth = Synthesizer(g, cfg, [clip.frame(0), clip.frame(9)], [clip.keypoints[0], clip.keypoints[9]])
     drv = [[main_person(clip.keypoints[i])] for i in (3, 15, 20)]
     ours = [f.image for f in synth.run(drv, driver_size=clip.size, retarget=False)]
-    fit = make_fit("pose", cfg.data, clip.size, cfg.generator.size, drv)
+    fit = person_view("pose", cfg.data, clip.size, cfg.generator.size, drv)
     poses = [main_person(fit.keypoints(f)).pose for f in drv]
     assert synth.background is not None  # frames of one clip: one camera
     base = prior_warp_frames(synth.examples.images,
@@ -186,11 +186,13 @@ def test_benchmark_cli(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path, monkeypa
     assert r.exit_code == 2 and "--k" in r.output
 
 
+@pytest.mark.parametrize("framing", ["crop", "full"])
 def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_path,
-                                    monkeypatch):
+                                    monkeypatch, framing):
     """`v2v evaluate` on a `synthesize` output: reconstruction against the identity rendered on
     the driver's motion, temporal figures, and pose error with the keynet (auto for synth
-    drivers), all in the synthesizer's frame (rebuilt from its sidecar)."""
+    drivers), all in the synthesizer's frame (the sidecar's view: the truth cropped by its crop
+    box for crop framing, only resized for full framing)."""
     import v2vtool.cli.evaluate  # noqa: F401
     from v2vtool.cli.app import app
     from v2vtool.data.synth import read_manifest, render_motion_clip
@@ -201,7 +203,8 @@ def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_p
     test = read_manifest(synth_dataset)["test"]
     ex, drv = synth_dataset / test[0] / "clip00", synth_dataset / test[1] / "clip00"
     out = tmp_path / "out.mp4"
-    synthesize([f"{ex}:0,5"], drv, out, checkpoint=tiny_ckpt, retarget=False, device="cpu")
+    synthesize([f"{ex}:0,5"], drv, out, checkpoint=tiny_ckpt, retarget=False, device="cpu",
+               framing=framing)
     truth = render_motion_clip(synth_dataset, test[0], drv, tmp_path / "truth")
     r = CliRunner().invoke(app, ["evaluate", "-g", str(out), "--real", str(truth), "--driver",
                                  str(drv), "--json", str(tmp_path / "m.json")])
@@ -213,5 +216,7 @@ def test_evaluate_synthesized_video(synth_dataset, tiny_ckpt, tiny_keynet, tmp_p
     # the truth clip has person masks: masked metrics and the per-quarter PSNR
     assert 0 < m["person_psnr"] < 100 and 0 < m["ghost_l1"] < 1
     assert m["psnr_drift"] == pytest.approx(m["psnr_q4"] - m["psnr_q1"])
-    assert any("cropped like the driver" in n for n in rep["notes"])
+    note = "cropped like the driver" if framing == "crop" else "full framing"
+    assert any(note in n for n in rep["notes"]), rep["notes"]
+    assert any("view from the synthesis sidecar" in n for n in rep["notes"])
     assert "fid" in rep["skipped"] or "fid" in m

@@ -1,6 +1,7 @@
 """The package's import graph (module-level AND function-level imports, read from the source):
-no cycles, and the inference side (synthesis, metrics, demo, benchmark) never reaches the
-trainer's package, directly or through another module."""
+no cycles, the inference side (synthesis, metrics, demo, benchmark) never reaches the
+trainer's package, and metrics never reach up into synthesis (what they share, e.g. the
+driver's view, lives below both in data/), directly or through another module."""
 from __future__ import annotations
 
 import ast
@@ -8,6 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "v2vtool"
 NO_TRAINING = ("v2vtool.synthesis", "v2vtool.metrics", "v2vtool.demo", "v2vtool.benchmark")
+# (importer prefix, forbidden prefix): layers that must never be reached, even indirectly
+FORBIDDEN = [(start, "v2vtool.training") for start in NO_TRAINING] + [
+    ("v2vtool.metrics", "v2vtool.synthesis")]
 
 
 def _module_name(path: Path) -> str:
@@ -96,14 +100,32 @@ def test_no_import_cycles():
     assert _cycles(import_graph()) == []
 
 
-def test_inference_side_never_reaches_training():
+def _first_violation(graph: dict[str, set[str]], start: str, forbidden: str) -> str | None:
+    """The import chain from `start` to a module under `forbidden`, or None."""
+    via = _reachable(graph, start)
+    bad = sorted(m for m in via if m.startswith(forbidden))
+    if not bad:
+        return None
+    chain, m = [bad[0]], bad[0]
+    while via[m]:
+        m = via[m]
+        chain.append(m)
+    return f"{start} reaches {bad[0]}: {' <- '.join(chain)}"
+
+
+def test_forbidden_layers_are_never_reached():
     graph = import_graph()
-    for start in sorted(m for m in graph if m.startswith(NO_TRAINING)):
-        via = _reachable(graph, start)
-        bad = sorted(m for m in via if m.startswith("v2vtool.training"))
-        if bad:
-            chain, m = [bad[0]], bad[0]
-            while via[m]:
-                m = via[m]
-                chain.append(m)
-            raise AssertionError(f"{start} reaches {bad[0]}: {' <- '.join(chain)}")
+    for prefix, forbidden in FORBIDDEN:
+        for start in sorted(m for m in graph if m.startswith(prefix)):
+            found = _first_violation(graph, start, forbidden)
+            if found:
+                raise AssertionError(found)
+
+
+def test_the_check_sees_a_metrics_to_synthesis_import():
+    """The rule can fail: a metrics module importing synthesis (as metrics/sidecar.py once did)
+    is reported with its chain."""
+    graph = {name: set(deps) for name, deps in import_graph().items()}
+    graph["v2vtool.metrics.sidecar"].add("v2vtool.synthesis.stream")
+    found = _first_violation(graph, "v2vtool.metrics.evaluate", "v2vtool.synthesis")
+    assert found is not None and "v2vtool.metrics.sidecar" in found

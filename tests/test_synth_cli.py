@@ -76,6 +76,10 @@ CASES = {
                                  "--size"),
     "bad device": lambda c, b, f: (["--examples", f"{c}:0", "--driver", c, "--device",
                                     "tpu9"], "device"),
+    "bad framing": lambda c, b, f: (["--examples", f"{c}:0", "--driver", c, "--framing",
+                                     "letterbox"], "--framing 'letterbox'"),
+    "bad max height": lambda c, b, f: (["--examples", f"{c}:0", "--driver", c, "--max-height",
+                                        "8"], "--max-height"),
 }
 
 

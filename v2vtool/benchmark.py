@@ -216,9 +216,9 @@ class _Sequence:
 def _sequence(config, dataset: Path, identity: str, frames: list, src: tuple[int, int]
               ) -> _Sequence:
     from v2vtool.data.synth import render_identity
-    from v2vtool.synthesis.stream import REFERENCE_FRAMES, make_fit
+    from v2vtool.data.view import REFERENCE_FRAMES, person_view
 
-    fit = make_fit("pose", config.data, src, config.generator.size, frames[:REFERENCE_FRAMES])
+    fit = person_view("pose", config.data, src, config.generator.size, frames[:REFERENCE_FRAMES])
     pictures = list(render_identity(dataset, identity, frames, src[0]))
     return _Sequence(frames, src, [fit.image(img) for img, _ in pictures],
                      [fit.label(mask) for _, mask in pictures],
@@ -252,7 +252,8 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
     sequence."""
     from v2vtool.metrics.limb_warp import limb_warp
     from v2vtool.metrics.prior_warp import prior_warp_frames
-    from v2vtool.synthesis.stream import Synthesizer, make_fit
+    from v2vtool.data.view import person_view
+    from v2vtool.synthesis.stream import Synthesizer
 
     size = config.generator.size
     out = {}
@@ -273,7 +274,7 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
         masks = []
         for i, kp in zip(idx, kps):
             m = ex_clip.mask(i)
-            efit = make_fit("pose", config.data, ex_clip.size, size, [kp])
+            efit = person_view("pose", config.data, ex_clip.size, size, [kp])
             masks.append(efit.label(m) if m is not None else np.full(size[::-1], 255, np.uint8))
         near = [_nearest(ex_pose, d) for d in seq.driving]
         copy = [ex_img[j] for j in near]

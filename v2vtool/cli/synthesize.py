@@ -47,7 +47,19 @@ def synthesize_cmd(
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint", "-c", help="Checkpoint or run dir (default: the shipped weights/default, or "
                                    "$V2V_WEIGHTS/default)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Output WxH (default: the model's)."),
+    size: Optional[str] = typer.Option(
+        None, "--size", help="Output WxH (default: the driver's size capped by --max-height with "
+                             "--framing full, the model's with --framing crop)."),
+    framing: Optional[str] = typer.Option(
+        None, "--framing", help="full: the driver's framing and aspect, the person (rendered at "
+                                "the model's resolution, e.g. 128x128, and scaled up) placed "
+                                "where the driver's person is, over the examples' scene; crop: "
+                                "the model's person-centred crop. Default: full for a video / "
+                                "frame folder / clip dir with frames, crop for keypoint-only "
+                                "drivers."),
+    max_height: int = typer.Option(1080, "--max-height",
+                                   help="--framing full: largest output height (the driver's "
+                                        "resolution is kept up to it)."),
     side_by_side: bool = typer.Option(False, "--side-by-side",
                                       help="Driver semantics | chosen example | output."),
     attention_maps: Optional[Path] = typer.Option(
@@ -84,7 +96,9 @@ def synthesize_cmd(
     --examples takes one or more values (IMG [IMG ...] up to the next option; repeating the
     flag works too). Examples: image files or CLIPDIR:IDX[,IDX...]. Driver: a video, a frame
     folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder. Writes OUT.mp4 (replaced
-    if it exists) and the sidecar OUT.json.
+    if it exists) and the sidecar OUT.json. The person is rendered at the model's resolution
+    (the shipped model: 128x128) in a crop around the driver's person and scaled up; --framing
+    full (the default for drivers with pictures) places it back into the driver's frame.
     """
     import torch
 
@@ -120,7 +134,8 @@ def synthesize_cmd(
                             attention_maps=attention_maps, retarget=retarget,
                             finetune=finetune, frames_dir=frames_dir, seed=seed, device=device,
                             progress=progress, driver_fps=fps, amp=amp,
-                            compile=compile_step, allow_large=allow_large)
+                            compile=compile_step, allow_large=allow_large, framing=framing,
+                            max_height=max_height)
     console.print(_summary(result))
 
 
@@ -150,6 +165,10 @@ def _summary(r) -> Table:
     if timing.get("mode") == "source-timestamps":
         t.add_row("timing", f"the driver's timestamps (variable frame rate, mean "
                             f"{timing['fps']:.2f} fps, {timing['duration']:.2f} s)")
+    if r.view:
+        m = r.view["model_size"]
+        t.add_row("framing", f"{r.framing}: person rendered at {m[0]}x{m[1]}, crop box "
+                             f"{' '.join(str(v) for v in r.view['crop_box'])} in driver px")
     t.add_row("examples (K)", str(r.k))
     t.add_row("retargeted", "yes" if r.retargeted else "no")
     t.add_row("held frames", f"{r.held_frames} (driver frames without a detection)")

@@ -1,8 +1,9 @@
 """Training augmentation: person-centred crop, horizontal flip with left/right swap, colour jitter.
 
 All geometric augmentation of one training sample goes through one `View`: a crop box in the
-source frame (possibly reaching outside it; padded by edge replication) resized to the training
-size, then an optional horizontal flip. Frames, stored semantic maps and keypoints are mapped
+source frame (possibly reaching outside it; padded by edge replication in training, by the
+inpainted extension of the frame for synthesis inputs) resized to the training size, then an
+optional horizontal flip. Frames, stored semantic maps and keypoints are mapped
 with the same `View`, so rendered skeletons line up with the pixels exactly (cv2 pixel-centre
 convention: a source pixel centre x maps to (x - x0 + 0.5) * W / cw - 0.5).
 
@@ -59,9 +60,43 @@ class View:
             x0, x1, y0, y1 = x0 + pad[2], x1 + pad[2], y0 + pad[0], y1 + pad[0]
         return img[y0:y1, x0:x1]
 
-    def image(self, img: np.ndarray) -> np.ndarray:
-        """(h, w, 3) uint8 frame -> (H, W, 3) uint8 (area / linear resampling)."""
-        out = self._crop(img, cv2.BORDER_REPLICATE, 0)
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """The crop box (x0, y0, cw, ch) in source pixels."""
+        return self.x0, self.y0, self.cw, self.ch
+
+    def affine(self) -> np.ndarray:
+        """(2, 3) float64: a source pixel -> its place in this view's output (no flip; pixel
+        centres: x -> (x - x0 + 0.5) W / cw - 0.5)."""
+        if self.flip:
+            raise ValueError("affine: flipped views are not supported")
+        sx, sy = self.scale
+        return np.array([[sx, 0, (0.5 - self.x0) * sx - 0.5],
+                         [0, sy, (0.5 - self.y0) * sy - 0.5]], np.float64)
+
+    def covers(self, size: tuple[int, int]) -> bool:
+        """Whether the crop box contains the whole source frame of `size` (w, h)."""
+        return (self.x0 <= 0 and self.y0 <= 0 and self.x0 + self.cw >= size[0]
+                and self.y0 + self.ch >= size[1])
+
+    def inside(self, size: tuple[int, int]) -> bool:
+        """Whether the crop box lies within a source frame of `size` (w, h)."""
+        return (self.x0 >= 0 and self.y0 >= 0 and self.x0 + self.cw <= size[0]
+                and self.y0 + self.ch <= size[1])
+
+    def image(self, img: np.ndarray, outside: str = "replicate") -> np.ndarray:
+        """(h, w, 3) uint8 frame -> (H, W, 3) uint8 (area / linear resampling). Where the box
+        runs past the frame: outside="replicate" repeats the edge pixels (training), "inpaint"
+        fills it from the frame by `data.inpaint` (no replicated stripes: synthesis inputs)."""
+        if outside == "inpaint" and not self.inside((img.shape[1], img.shape[0])):
+            from v2vtool.data.inpaint import inpaint
+
+            out = inpaint(self._crop(img, cv2.BORDER_CONSTANT, 0),
+                          self._crop(np.zeros(img.shape[:2], np.uint8), cv2.BORDER_CONSTANT, 1))
+        elif outside in ("replicate", "inpaint"):
+            out = self._crop(img, cv2.BORDER_REPLICATE, 0)
+        else:
+            raise ValueError(f"image: outside={outside!r} (replicate or inpaint)")
         if out.shape[1] != self.out_w or out.shape[0] != self.out_h:
             shrink = out.shape[1] > self.out_w
             out = cv2.resize(out, (self.out_w, self.out_h),

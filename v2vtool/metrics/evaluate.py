@@ -30,7 +30,7 @@ from v2vtool.io.keypoints import main_person
 from v2vtool.metrics.common import MetricUnavailable
 from v2vtool.metrics.frames import FrameSource, driver_frames, hash_path
 from v2vtool.metrics.pose import REFERENCE_HEIGHT
-from v2vtool.metrics.sidecar import find_sidecar, synthesis_driving_poses, synthesis_view
+from v2vtool.metrics.sidecar import find_sidecar, resolve_view, synthesis_driving_poses
 from v2vtool.metrics import table
 from v2vtool.metrics.table import Inputs, PoseInputs, score
 
@@ -85,6 +85,7 @@ class _Sources:
     sidecar: dict | None  # the synthesis sidecar next to the generated video
     driver_keypoints: tuple | None  # (Frames, size) of the driver, read once
     paired: int  # generated frames paired with the real ones
+    view: object | None = None  # the synthesizer's view (data.view.ViewRecord), if known
 
     @property
     def size(self) -> tuple[int, int]:
@@ -149,23 +150,32 @@ def _open(generated, real, driver, rep: EvaluationReport) -> _Sources:
 
 
 def _align_to_synthesis(src: _Sources, rep: EvaluationReport) -> None:
-    """With a synthesis sidecar: crop real / driver frames as the synthesizer cropped the
-    driver, so they line up with the generated frames."""
+    """With a synthesis sidecar: frame the real / driver frames as the synthesizer framed its
+    output (the sidecar's view; recomputed from the driver for old sidecars, with a warning).
+    Crop framing: cropped by the recorded crop box; full framing: already in the driver's
+    framing (only resized)."""
     side = src.sidecar
-    if side is None or src.driver is None:
+    if side is None:
         return
-    try:
-        src.driver_keypoints = driver_frames(src.driver, None)
-        frames, size = src.driver_keypoints
-        if size is not None:
-            fit = synthesis_view(side, frames, size)[0]
-            for fs in (src.real, src.driver_frames):
-                if fs is not None and tuple(fs.size) == tuple(size):
-                    fs.view = fit
-                    rep.notes.append(f"{fs.role} frames cropped like the driver in "
-                                     "synthesis (sidecar)")
-    except MetricUnavailable:
-        src.driver_keypoints = None
+    frames = size = None
+    if src.driver is not None:
+        try:
+            src.driver_keypoints = driver_frames(src.driver, None)
+            frames, size = src.driver_keypoints
+        except MetricUnavailable:
+            src.driver_keypoints = None
+    src.view, notes = resolve_view(side, frames, size)
+    rep.notes += notes
+    view = src.view
+    if view is not None and view.framing == "crop":
+        for fs in (src.real, src.driver_frames):
+            if fs is not None and tuple(fs.size) == tuple(view.driver_size):
+                fs.view = view.crop
+                rep.notes.append(f"{fs.role} frames cropped like the driver in synthesis "
+                                 "(sidecar view)")
+    elif view is not None:
+        rep.notes.append("full framing: the real frames are in the driver's framing (resized "
+                         "only)")
     if src.real is not None and (side.get("retarget") or {}).get("applied"):
         rep.notes.append("synthesis retargeted the driver to the examples' body: frames "
                          "rendered on the raw driver motion are not its exact target "
@@ -282,14 +292,19 @@ def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, ke
     say("pose error")
     frames, dsize = src.driver_keypoints or driver_frames(
         driver, lambda: get_pose_estimator("extract"))
-    dsize = dsize or size
-    if src.sidecar is not None:
-        drv, out_size, side_notes = synthesis_driving_poses(src.sidecar, frames, dsize)
+    view = src.view
+    if src.sidecar is not None and view is None:  # an old sidecar, driver poses just estimated
+        view, side_notes = resolve_view(src.sidecar, frames, dsize)
         rep.notes += side_notes
+    if view is not None:
+        drv, side_notes = synthesis_driving_poses(src.sidecar, view, frames)
+        rep.notes += side_notes
+        out_size = view.output_size
         if tuple(out_size) != tuple(size):
             s = np.array([size[0] / out_size[0], size[1] / out_size[1], 1], np.float32)
             drv = [None if d is None else d * s for d in drv]
     else:
+        dsize = dsize or size
         sx, sy = size[0] / dsize[0], size[1] / dsize[1]
         rep.notes.append(f"no synthesis sidecar: driving keypoints scaled from {dsize} "
                          f"to {size} (assumes no crop / retargeting)")

@@ -1,13 +1,21 @@
 """`synthesize`: example images + a driver -> an H.264 mp4 of the target (the library behind
 `v2v synthesize`).
 
+Framing (`synthesis/framing.py`): "full" (default for drivers with pictures: a video, a frame
+folder, a clip dir with frames) writes the driver's framing and aspect at the driver's
+resolution capped by max_height (or at `size`), the person rendered at the model's resolution
+in the driver's crop box and scaled up into it, over a background plate of the examples' scene;
+"crop" (default for keypoint-only drivers) writes the model's person view resized to `size`
+(default: the model's size).
+
 Outputs (all atomic; a failed run leaves none of them):
   OUT.mp4            the generated video, one frame per driver frame, with the driver's timing
                      (a VFR driver's timestamps, else its fps; driver audio copied if present);
                      with side_by_side: driver semantics | chosen example | output panels
                      (when retargeted, the driver before retargeting is drawn dimmed under
                      the retargeted skeleton, so the normalisation is visible)
-  OUT.json           sidecar: checkpoint + hash, resolved config, K, seed, timing, held frames
+  OUT.json           sidecar: checkpoint + hash, resolved config, K, seed, timing, held frames,
+                     the view (framing, crop box in driver px, model / output size, placement)
   attention_maps     a video (.mp4/.mov/.mkv) or PNG folder: which example each output pixel
                      comes from (keypoint-prior models: the K examples framed in colours + the
                      output tinted by the chosen example's colour, gray = background plate), or
@@ -37,9 +45,10 @@ from v2vtool.errors import UserError
 from v2vtool.io.atomic import commit_together, remove_stale
 from v2vtool.io.sequence import missing_record
 from v2vtool.resources import find_weights
-from v2vtool.synthesis.outputs import (PendingText, PngDirSink, attention_panel, open_sink,
-                                       resize_to, selection_panel, sidecar_text,
+from v2vtool.synthesis.outputs import (PendingText, PngDirSink, open_sink, sidecar_text,
                                        side_by_side as sbs_panel)
+from v2vtool.data.view import ViewRecord, full_output_size
+from v2vtool.synthesis.framing import make_framing
 from v2vtool.synthesis.sources import load_examples, open_driver
 from v2vtool.synthesis.stream import Synthesizer
 
@@ -76,6 +85,8 @@ class SynthesisResult:
     fast_path: dict | None = None  # device, amp, channels_last, compile (+ first-call seconds)
     frame_timing: dict | None = None  # mode (source-timestamps | constant), fps, duration
     implausible_keypoints: int = 0  # driver points > a frame size outside it, read as missing
+    framing: str = "crop"  # "full": the driver's framing; "crop": the model's person view
+    view: dict | None = None  # the view on record (data.view.ViewRecord.to_dict + blend)
 
 
 def _input_path(spec: str | os.PathLike) -> Path:
@@ -144,6 +155,38 @@ def _check_size(size: tuple[int, int] | None) -> None:
                         f"{w - w % 2}x{h - h % 2} or {w + w % 2}x{h + h % 2}")
 
 
+def _has_pictures(src) -> bool:
+    """Whether a driver has a frame of pictures (not only keypoints): full framing's default."""
+    from v2vtool.io.clipdir import frame_name
+
+    if src.source == "video":
+        return True
+    return src.source == "clip" and (Path(src.path) / "frames" / frame_name(0)).is_file()
+
+
+def _check_framing(framing: str | None, max_height: int) -> None:
+    from v2vtool.config_check import MAX_SIDE, check_number
+    from v2vtool.data.view import FRAMINGS
+
+    if framing is not None and framing not in FRAMINGS:
+        raise UserError(f"--framing {framing!r}: expected one of {', '.join(FRAMINGS)}")
+    check_number("--max-height", max_height, 16, MAX_SIDE, integer=True)
+
+
+def _output_size(framing: str, size, driver_size, model_size, max_height: int
+                 ) -> tuple[int, int]:
+    """crop: --size or the model's; full: --size or the driver's capped by --max-height."""
+    if framing == "crop":
+        return tuple(size) if size is not None else model_size
+    if size is None:
+        return full_output_size(driver_size, max_height)
+    dw, dh = driver_size
+    if abs(size[0] / size[1] - dw / dh) > 0.01 * dw / dh:
+        log.warning("--size %dx%d: not the driver's aspect (%dx%d); the frame is stretched",
+                    size[0], size[1], dw, dh)
+    return tuple(size)
+
+
 def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                out: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
                size: tuple[int, int] | None = None, side_by_side: bool = False,
@@ -151,12 +194,15 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                finetune: int = 0, frames_dir: str | os.PathLike | None = None, seed: int = 0,
                device: str = "auto", progress: Progress | None = None,
                driver_fps: float | None = None, amp: str = "auto",
-               compile: bool = False, allow_large: bool = False) -> SynthesisResult:
+               compile: bool = False, allow_large: bool = False, framing: str | None = None,
+               max_height: int = 1080) -> SynthesisResult:
     """Generate a video of the examples' target following the driver (module docstring).
 
     examples: image files or CLIPDIR:IDX[,IDX...] specs (see `sources`); driver: a video, a
     frame folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder; size: output
-    (w, h) (frames are resized from the model's resolution; default: the model's);
+    (w, h) (default: the driver's size capped by max_height with full framing, the model's
+    with crop framing); framing: "full" or "crop" (None: full for drivers with pictures, crop
+    for keypoint-only drivers; module docstring);
     driver_fps: frame rate for keypoint drivers without one (default 30, recorded as assumed).
     amp: "auto" (bf16 where the CPU / GPU computes bf16 natively), "bf16" or "none" (fp32);
     compile: ``torch.compile`` the generator step (the first call's cost is in the sidecar).
@@ -175,6 +221,7 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
     if finetune < 0:
         raise UserError(f"--finetune {finetune}: must be >= 0")
     _check_size(size)
+    _check_framing(framing, max_height)
     from v2vtool.config_check import MAX_SEED, check_number
 
     check_number("--seed", seed, 0, MAX_SEED, integer=True)
@@ -194,10 +241,9 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
                         seed=seed, amp=amp, compile=compile,
                         example_masks=[e.mask for e in exs])
     setup = time.perf_counter() - t_start
-    model_size = cfg.size
-    out_size = tuple(size) if size is not None else model_size
-    ex_panels = [resize_to(im, out_size) for im in synth.examples.images]
-    att_examples = synth.examples.images
+    framing = framing or ("full" if _has_pictures(src) else "crop")
+    out_size = _output_size(framing, size, src.size, cfg.size, max_height)
+    framer = None  # built at the first frame, when the synthesizer's view of the driver is set
 
     for path in (out, out.with_suffix(".json"), attention_maps, frames_dir):
         if path is not None:  # what a killed earlier run left at these outputs
@@ -217,16 +263,18 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
         frames_sink = PngDirSink(frames_dir) if frames_dir is not None else None
         sinks += [s for s in (att_sink, frames_sink) if s is not None]
         for f in synth.run(src, src.size, retarget, source_semantics=side_by_side):
-            image = resize_to(f.image, out_size)
+            if framer is None:
+                framer = make_framing(framing, synth, ViewRecord(
+                    framing, tuple(src.size), synth.view, out_size), [e.image for e in exs])
+            framed = framer.frame(f)
+            image = framed.image
             if side_by_side:
-                video.write(sbs_panel(resize_to(f.semantic, out_size), ex_panels[f.ref_index],
-                                      image, resize_to(f.source_semantic, out_size)))
+                video.write(sbs_panel(framer.semantic(f.semantic), framer.example(f.ref_index),
+                                      image, framer.semantic(f.source_semantic)))
             else:
                 video.write(image)
             if att_sink is not None:
-                att_sink.write(selection_panel(att_examples, f.selection, f.image)
-                               if f.selection is not None
-                               else attention_panel(att_examples, f.attention))
+                att_sink.write(framer.attention(f, framed))
             if frames_sink is not None:
                 frames_sink.write(image)
             n += 1
@@ -251,9 +299,11 @@ def synthesize(examples: list[str | os.PathLike], driver: str | os.PathLike,
             fast_path=dict(synth.fast.describe(), compile_first_call_seconds=(
                 synth.compiled.first_call_seconds if synth.compiled is not None else None)),
             frame_timing=_frame_timing(src, n),
-            implausible_keypoints=implausible.points if implausible is not None else 0)
+            implausible_keypoints=implausible.points if implausible is not None else 0,
+            framing=framing, view=dict(framer.record.to_dict(), blend=framer.blend))
         sinks.append(PendingText(result.sidecar, sidecar_text(_sidecar(
-            result, loaded, src, exs, seed, retarget, side_by_side, dev))))
+            result, loaded, src, exs, seed, retarget, side_by_side, dev,
+            synth.examples.keypoints))))
         commit_together(sinks)  # ... then all renamed into place as one unit (sidecar last)
     except BaseException:
         for s in reversed(sinks):  # last opened first: each removes the folders it created
@@ -308,8 +358,10 @@ def _drop_implausible(src):
     return counter
 
 
-def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_side, dev
-             ) -> dict:
+def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_side, dev,
+             keypoints=None) -> dict:
+    from v2vtool.io.keypoints import frame_to_dict
+
     return {
         "format": SIDECAR_FORMAT,
         "v2vtool_version": __version__,
@@ -328,7 +380,10 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    "audio_copied": src.audio_from is not None, "vfr": src.timing.vfr,
                    "rotation": src.rotation, "missing_frames": missing_record(src.missing)},
         "frame_timing": result.frame_timing,
-        "retarget": {"requested": retarget, "applied": result.retargeted},
+        # the examples' keypoints in model px: what `v2v evaluate` rebuilds retargeting from
+        "retarget": {"requested": retarget, "applied": result.retargeted,
+                     "example_keypoints": [frame_to_dict(f) for f in keypoints]
+                     if result.retargeted and keypoints else None},
         # "camera": examples have the driver's frame size and are taken as frames of the same
         # static camera, so the background stays where that camera sees it; "example": the
         # background as each example's person-centred crop shows it
@@ -339,6 +394,9 @@ def _sidecar(result: SynthesisResult, loaded, src, exs, seed, retarget, side_by_
                    "attention_maps": str(result.attention_maps) if result.attention_maps
                    else None, "frames_dir": str(result.frames_dir) if result.frames_dir
                    else None},
+        # the view: framing, the crop box in driver px, model / output size, model -> output
+        # placement and how the person view was blended (data.view.ViewRecord)
+        "view": result.view,
         "held_frames": result.held_frames,
         "implausible_keypoints": result.implausible_keypoints,
         "fast_path": result.fast_path,

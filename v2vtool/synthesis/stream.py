@@ -13,9 +13,11 @@ protocol calls with in-memory data:
 - driver_frames: an iterable of keypoint `Frame`s (or semantic maps) in pixels of
   `driver_size` (default: the model's (W, H)); consumed lazily, one frame at a time.
 Geometry: every source is mapped onto the model's (W, H) exactly as training maps its clips
-(`make_view`: person-centred crop at data.crop_scale x body height for pose when data.crop, else
-the full frame); keypoints are then rendered at the model resolution with the shared renderer. Per frame: render s_t, `generator.step(state, s_t,
-x_{t-P..t-1}, s_{t-P..t-1})` (paper eq. 1, previous generated frames fed back), emit. The
+(`data.view.person_view`: person-centred crop at data.crop_scale x body height for pose when
+data.crop, else the full frame; `Synthesizer.view` is the driver's); keypoints are then
+rendered at the model resolution with the shared renderer. Per frame: render s_t,
+`generator.step(state, s_t, x_{t-P..t-1}, s_{t-P..t-1})` (paper eq. 1, previous generated
+frames fed back), emit. The
 example state (generated weights, attention keys) is computed once by `generator.prepare`.
 The generator runs on its fast path (`v2vtool.models.fastpath`): a frozen inference copy with
 materialised spectral norm, channels_last, bf16 autocast where the hardware has native bf16
@@ -36,8 +38,9 @@ import numpy as np
 import torch
 
 from v2vtool.config import Config, DataConfig, GeneratorConfig
-from v2vtool.data.augment import View, make_view, to_tensor_image
+from v2vtool.data.augment import View, to_tensor_image
 from v2vtool.data.plate import background_plate, person_mask
+from v2vtool.data.view import REFERENCE_FRAMES, person_view
 from v2vtool.errors import UserError
 from v2vtool.io.keypoints import Frame, main_person
 from v2vtool.models.fastpath import (compile_step, fast_path, inference_generator,
@@ -46,16 +49,9 @@ from v2vtool.semantics.kinds import get_kind
 
 log = logging.getLogger(__name__)
 
-REFERENCE_FRAMES = 15  # driver frames (with detections) that define its body / face reference
-
-
-def make_fit(kind: str, data: DataConfig, src_size: tuple[int, int],
-             dst_size: tuple[int, int], frames: list[Frame] | None) -> View:
-    """The training pipeline's view (v2vtool.data.augment.make_view): a person-centred crop
-    at data.crop_scale x body height (body-keypoint kinds, data.crop) or the full frame,
-    resized to dst."""
-    return make_view(src_size, dst_size, frames if get_kind(kind).body else None,
-                     crop=data.crop, crop_scale=data.crop_scale, flip=False)
+# The driver -> model view lives in data/view.py (one place for synthesis, evaluation and the
+# benchmark); `make_fit` is its earlier name here, kept so existing callers keep working.
+make_fit = person_view
 
 
 def _size_of(arr: np.ndarray) -> tuple[int, int]:
@@ -91,7 +87,9 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
                      data: DataConfig | None = None,
                      masks: list[np.ndarray | None] | None = None) -> PreparedExamples:
     """Map K examples (and their keypoints / maps, and person masks (h_k, w_k) 0/255 where
-    known) onto the model frame and render them."""
+    known) onto the model frame and render them. A crop that runs past an example's frame is
+    filled with the frame's inpainted extension (not replicated edge pixels: no stripes in the
+    output)."""
     if len(images) != len(semantics) or not images:
         raise ValueError(f"need as many example semantics as images ({len(images)}, "
                          f"{len(semantics)}), at least one")
@@ -104,14 +102,14 @@ def prepare_examples(cfg: GeneratorConfig, images: list[np.ndarray],
             if not spec.has_detection(sem):
                 name = names[k] if names else f"example {k}"
                 raise UserError(f"{name}: no {spec.subject} detected in this example")
-            fit = make_fit(cfg.kind, data, _size_of(img), size, [sem])
+            fit = person_view(cfg.kind, data, _size_of(img), size, [sem])
             kp = fit.keypoints([main_person(sem)])
             out_kp.append(kp)
             out_sem.append(spec.render(kp, size))
         else:
-            fit = make_fit(cfg.kind, data, _size_of(img), size, None)
+            fit = person_view(cfg.kind, data, _size_of(img), size, None)
             out_sem.append(fit.label(sem))
-        out_img.append(fit.image(img))
+        out_img.append(fit.image(img, outside="inpaint"))
         views.append(fit)
     img_t = torch.stack([to_tensor_image(i) for i in out_img]).unsqueeze(0)
     sem_t = torch.stack([spec.to_tensor(s, cfg.n_classes) for s in out_sem])
@@ -143,6 +141,8 @@ class SynthFrame:
     # keypoint-prior models: (K + 1, H, W) per-pixel weights over the K warped examples and the
     # background plate (which example each output pixel comes from), else None
     selection: np.ndarray | None = None
+    # keypoint kinds: the keypoints the model was driven with (model pixels, after retargeting)
+    driving: Frame | None = None
 
 
 def hold_gaps(frames: Iterable, kind: str) -> Iterator[tuple[object, bool]]:
@@ -267,17 +267,19 @@ class Synthesizer:
                            if self.background_aligned else None)
         return self._prepare(self.background) if self.background_aligned else self.state
 
-    def render(self, frame, fit: View, retarget) -> tuple[np.ndarray, torch.Tensor | None]:
+    def render(self, frame, fit: View, retarget
+               ) -> tuple[np.ndarray, torch.Tensor | None, Frame | None]:
         """Driver frame (source pixels) -> (semantic map at the model's resolution, its keypoints
-        (1, J, 3) in model pixels for the prior flow, or None)."""
+        (1, J, 3) in model pixels for the prior flow or None, the keypoint Frame in model
+        pixels or None)."""
         if self.spec.keypoints:
             frame = fit.keypoints(frame)
             if retarget is not None:
                 frame = [retarget(p) for p in frame]
             kp = (torch.from_numpy(self.spec.prior_keypoints(frame))[None]
                   if self.cfg.keypoint_prior else None)
-            return self.spec.render(frame, self.cfg.size), kp
-        return fit.label(frame), None
+            return self.spec.render(frame, self.cfg.size), kp, frame
+        return fit.label(frame), None, None
 
     def run(self, driver_frames: Iterable, driver_size: tuple[int, int] | None = None,
             retarget: bool = True, reference_frames: int = REFERENCE_FRAMES,
@@ -294,7 +296,8 @@ class Synthesizer:
             raise UserError("driver: no frames")
         good = [f for f, held in head if not held]
         src_size = driver_size or (size if spec.keypoints else _size_of(head[0][0]))
-        fit = make_fit(cfg.kind, self.data, src_size, size, good if spec.keypoints else None)
+        fit = person_view(cfg.kind, self.data, src_size, size,
+                          good if spec.keypoints else None)
         self.view = fit
         state = self._state_for(fit, src_size)
         mapper = None
@@ -310,7 +313,7 @@ class Synthesizer:
         # no torch context stays open across the yields (autocast / inference mode would leak
         # into the consumer's code): each step enters its own (Synthesizer.step)
         for i, (frame, held) in enumerate(itertools.chain(head, stream)):
-            sem_np, kp = self.render(frame, fit, mapper)
+            sem_np, kp, driving = self.render(frame, fit, mapper)
             t0 = time.perf_counter()
             sem = self.fast.layout(spec.to_tensor(sem_np, cfg.n_classes)[None])
             pi, ps = _stack_prev(prev_img, cfg.n_prev_frames), _stack_prev(
@@ -328,7 +331,7 @@ class Synthesizer:
             dt = time.perf_counter() - t0
             src = (self.render(frame, fit, None)[0] if source_semantics and mapper is not None
                    else None)
-            yield SynthFrame(i, image, sem_np, ref, att, held, dt, src, sel)
+            yield SynthFrame(i, image, sem_np, ref, att, held, dt, src, sel, driving)
 
 
 def _stack_prev(buf: collections.deque, p: int) -> torch.Tensor | None:
