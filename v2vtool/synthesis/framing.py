@@ -342,6 +342,8 @@ def make_framing(framing: str, synth, record: ViewRecord, example_images: list[n
     ex = synth.examples
     if framing == "crop":
         return CropFraming(record, ex.images)
-    people = example_people(ex.keypoints, record.model_size) if synth.spec.body else None
+    people = None
+    if synth.spec.body:  # the silhouettes the model uses (segmentation where there is one)
+        people = ex.people or example_people(ex.keypoints, record.model_size)
     return FullFraming(record, example_images, ex.views, people,
                        synth.background_aligned, synth.spec.body)
