@@ -468,14 +468,14 @@ def rows_table(title: str, caption: str, rows: list[dict], cols: list[Column]):
 
     # compact (one space between columns): the eleven columns fit an 80-column terminal
     t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
-    cols = [c for c in cols if any(c.key in r for r in rows)]
+    cols = [c for c in cols if any(r.get(c.key) is not None for r in rows)]
     t.add_column("method", no_wrap=True, min_width=9)
     t.add_column("K", justify="right")
     for c in cols:
         t.add_column(c.label, justify="right")
     for r in rows:
         t.add_row(r["method"], str(r["k"]) if r["k"] else "-",
-                  *[f"{r[c.key]:.3g}" if c.key in r else "-" for c in cols])
+                  *[f"{r[c.key]:.3g}" if r.get(c.key) is not None else "-" for c in cols])
     return t
 
 

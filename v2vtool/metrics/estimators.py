@@ -61,9 +61,10 @@ class ExtractPoseEstimator:
 
 
 class CachedEstimator:
-    """A per-frame (static) estimator that remembers its answer per frame content, so a frame
-    scored in several rows (the truth, a copied example) is estimated once. Only for
-    estimators whose answer does not depend on earlier calls."""
+    """An estimator that remembers its answer per frame content, so a frame scored in several
+    rows (the truth, a copied example, the generated frames read by pose error and AKD) is
+    estimated once. Exact for static estimators; a tracking one answers a repeated frame as it
+    did the first time."""
 
     def __init__(self, estimator: PoseEstimator):
         self.estimator = estimator

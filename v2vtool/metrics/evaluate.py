@@ -278,7 +278,7 @@ def _pose(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
 def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
                    reference_height: int, say) -> PoseInputs:
     """The pose estimator and the driving poses in the generated frame's pixels."""
-    from v2vtool.metrics.estimators import get_pose_estimator
+    from v2vtool.metrics.estimators import CachedEstimator, get_pose_estimator
 
     size, driver = src.size, src.driver
     name = pose_estimator
@@ -287,7 +287,8 @@ def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, ke
         name = "keynet" if synth else "extract"
         rep.notes.append(f"pose estimator: {name} (" + ("driver is a procedural "
                          "benchmark clip" if synth else "real footage") + ")")
-    est = get_pose_estimator(name, keynet_dir)
+    # each distinct frame estimated once: pose error and AKD both read the generated frames
+    est = CachedEstimator(get_pose_estimator(name, keynet_dir))
     say("pose error")
     frames, dsize = src.driver_keypoints or driver_frames(
         driver, lambda: get_pose_estimator("extract"))
