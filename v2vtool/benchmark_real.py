@@ -290,6 +290,9 @@ def _cross(ctx: _Context, ex: ClipPlan, ex_truth: _Truth, drv: ClipPlan, drv_tru
     if synth.view != drv_truth.view:
         raise RuntimeError(f"{drv.name}: the synthesizer's view differs from its own run's")
     driving, same = _drawn_driver(synth, drv_truth, run)
+    if synth.background is not None:
+        ctx.notes.append(f"{ex.name} <- {drv.name}: same frame size, so the synthesizer took "
+                         "them for one camera (as `v2v synthesize` would)")
     if not same:
         ctx.notes.append(f"{ex.name} <- {drv.name}: the recomputed driving poses do not render "
                          "to the synthesizer's driver maps; pose error and identity regions "
