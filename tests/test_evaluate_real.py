@@ -217,3 +217,27 @@ def test_bad_input(world, monkeypatch, args, words):
     assert "Traceback" not in r.output
     assert _tree(world / "clips") == before
     assert {k: v for k, v in _tree(world).items() if not k.startswith("clips")} == before_world
+
+
+def test_truth_is_the_clip_through_the_synthesizers_view(run, clips):
+    """The copy row recomputed by hand: the K=1 example against the scored window frames seen
+    through `Synthesizer.view` of that driver (pins the view, the window and the scored set)."""
+    from v2vtool.io.clipdir import Clip
+    from v2vtool.metrics.reconstruction import l1
+    from v2vtool.models.checkpoint import load_generator
+    from v2vtool.synthesis.stream import Synthesizer
+
+    res = run[0]
+    a = next(c for c in res["per_clip"] if c["clip"] == "a_person")
+    clip = Clip(clips / "a_person")
+    g = load_generator(WEIGHTS)
+    window = list(range(a["window"][0], a["window"][1] + 1, a["stride"]))
+    synth = Synthesizer(g.generator, g.config, [clip.frame(1)], [clip.keypoints[1]])
+    list(synth.run([clip.keypoints[i] for i in window], driver_size=clip.size, retarget=False))
+    v = synth.view
+    assert a["view"] == {"x0": v.x0, "y0": v.y0, "width": v.cw, "height": v.ch,
+                         "out": [128, 128]}
+    scored = [i for i in window if i not in a["example_frames"]]
+    want = np.mean([l1(synth.examples.images[0], v.image(clip.frame(i))) for i in scored])
+    copy = next(s for s in a["scores"] if s["method"] == "copy" and s["k"] == 1)
+    assert copy["l1"] == pytest.approx(want, rel=1e-6)

@@ -233,6 +233,10 @@ def _self_reenactment(ctx: _Context, plan: ClipPlan, ks: list[int]) -> tuple[dic
         region = None
         if truth.masks is not None and synth.background is not None:
             region = examples_region(masks, synth.background, ctx.size)
+        elif k == ks[0]:
+            ctx.notes.append(f"{plan.name}: no ring error: " + (
+                "the clip has no person masks" if truth.masks is None else
+                "the synthesizer did not align the background (no keypoint prior)"))
         methods = {"model": [f.image for f in run]}
         driving = [_pose(truth.view.keypoints(f)) for f in truth.driven]
         methods.update(baseline_frames(synth, masks, driving))
@@ -300,7 +304,9 @@ def _cross(ctx: _Context, ex: ClipPlan, ex_truth: _Truth, drv: ClipPlan, drv_tru
     h = ctx.size[1]
     ex_mask = clip.mask(i0)
     appearance = None
-    if ex_mask is not None:
+    if ex_mask is None:
+        ctx.notes.append(f"{ex.name}: no identity score: the clip has no person masks")
+    else:
         ref = rgb_histogram(synth.examples.images[0],
                             erode(example_masks(synth, [ex_mask])[0], erode_px(ctx.size)))
         appearance = AppearanceInputs(ref, body_regions(driving, ctx.size))
