@@ -79,6 +79,10 @@ def test_plan_helpers():
     assert four[:2] == [1, 5] and four == [1, 5, 3, 7]  # nested, quarters
     assert spread_examples(detected, 8)[:4] == four and len(spread_examples(detected, 8)) == 8
     assert spread_examples([3, 4], 4) == [3, 4] and spread_examples([], 2) == []
+    from v2vtool.benchmark_strips import pick_columns
+
+    assert pick_columns(46, 6) == [0, 9, 18, 27, 36, 45] and pick_columns(3, 6) == [0, 1, 2]
+    assert pick_columns(0, 6) == []
 
 
 def test_rows_and_columns_are_finite(run):
