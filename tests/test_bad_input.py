@@ -211,7 +211,9 @@ CASES = [
     ("eval-bench-drift-neg", f"{E} --benchmark data --checkpoint ckpt --drift-frames -1",
      USAGE),
     ("bench-manifest-no-size", f"{E} --checkpoint ckpt --k 1 --benchmark set_nosize", "'size'"),
-    ("eval-bench-not-a-set", f"{E} --benchmark clip --checkpoint ckpt", "manifest.json"),
+    ("eval-bench-not-a-set", f"{E} --benchmark userdir --checkpoint ckpt", "no clip dirs"),
+    ("eval-bench-real-strips-in-clip", f"{E} --benchmark clip --checkpoint ckpt --strips "
+     "clip/strips", "lies inside the input"),
     ("extract-fps-nan", "extract ex.png --kind edges --out newx --fps nan", USAGE),
     ("extract-workers-0", "extract ex.png --kind edges --out newx --workers 0", USAGE),
     ("extract-workers-huge", "extract ex.png --kind edges --out newx --workers 1000",

@@ -12,7 +12,7 @@ from v2vtool.benchmark import columns, score_sequence
 from v2vtool.metrics import table
 from v2vtool.metrics.evaluate import evaluate_video
 from v2vtool.metrics.reconstruction import psnr
-from v2vtool.metrics.table import HIGHER, LOWER, Inputs, Metric, score
+from v2vtool.metrics.table import HIGHER, LOWER, NEAR_ONE, Inputs, Metric, score
 
 
 def _frames(n=4, value=100, size=16):
@@ -31,9 +31,11 @@ def test_rows_are_described_once():
     names = [m.name for m in table.METRICS]
     assert len(names) == len(set(names))
     for m in table.METRICS:
-        assert m.better in (HIGHER, LOWER) and m.label and m.needs
+        assert m.better in (HIGHER, LOWER, NEAR_ONE) and m.label and m.needs
         assert (m.frame is None) != (m.video is None)
-        assert set(m.needs) <= {"truth", "mask", "lpips", "fid", "flow", "poses"}
+        assert set(m.needs) <= {"truth", "mask", "lpips", "fid", "flow", "poses", "examples",
+                                "appearance"}
+        assert m.reduce is None or m.frame is not None
 
 
 def test_score_computes_what_the_inputs_allow_and_says_why_not():

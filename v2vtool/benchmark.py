@@ -62,8 +62,9 @@ DRIFT_FRAMES = 120  # the long driver (the datasets' clips are 60 frames)
 def sequence_rows() -> tuple[Metric, ...]:
     """The metric table's rows the protocol reports per sequence: all of them (those whose
     inputs it lacks, e.g. FID, are left out by `score`) except the long-video summaries,
-    which only the long driver reports."""
-    return tuple(m for m in table.METRICS if not m.long)
+    which only the long driver reports, and the real-footage protocol's rows
+    (benchmark_real.py), which keep this table as it was."""
+    return tuple(m for m in table.METRICS if not m.long and not m.real)
 
 
 def drift_rows() -> tuple[Metric, ...]:
@@ -183,18 +184,21 @@ def _estimate(estimator):
     return lambda frames: [estimator(f) for f in frames]
 
 
-def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray], driving: list[np.ndarray],
-                   estimator, lpips_model=None, masks: list[np.ndarray] | None = None,
-                   rows: tuple[Metric, ...] | None = None) -> dict:
+def score_sequence(frames: list[np.ndarray], truth: list[np.ndarray] | None,
+                   driving: list[np.ndarray] | None, estimator, lpips_model=None,
+                   masks: list[np.ndarray] | None = None,
+                   rows: tuple[Metric, ...] | None = None,
+                   reference_height: int = REFERENCE_HEIGHT, **extra) -> dict:
     """Per-sequence scores of `frames` against the truth frames (+ true person masks) and the
-    driving poses: the metric table's `rows`, keyed by the benchmark's `columns`."""
+    driving poses: the metric table's `rows`, keyed by the benchmark's `columns`. `extra`:
+    further `Inputs` fields (examples, appearance); truth / driving None: rows without."""
     poses = None
-    if estimator is not None:
+    if estimator is not None and driving is not None:
         poses = PoseInputs(driving, _estimate(estimator), estimator.joints,
-                           frame_height=truth[0].shape[0])
+                           frame_height=frames[0].shape[0], reference_height=reference_height)
     inputs = Inputs(frames, len(frames), truth=truth, masks=masks, lpips=lpips_model,
-                    flow=truth if len(frames) >= 2 else None, flow_frames=len(frames),
-                    poses=poses)
+                    flow=truth if truth is not None and len(frames) >= 2 else None,
+                    flow_frames=len(frames), poses=poses, **extra)
     rows = rows if rows is not None else sequence_rows()
     values = score(inputs, rows).values
     if "warp_error_reference" in values:
@@ -250,12 +254,8 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
                  fast: dict | None = None) -> dict:
     """{(method, K): scores} of the model and (baselines) copy / limb-warp / prior-warp on one
     sequence."""
-    from v2vtool.metrics.limb_warp import limb_warp
-    from v2vtool.metrics.prior_warp import prior_warp_frames
-    from v2vtool.data.view import person_view
     from v2vtool.synthesis.stream import Synthesizer
 
-    size = config.generator.size
     out = {}
     for k in ks:
         say(f"K={k}")
@@ -269,25 +269,40 @@ def _run_methods(generator, config, ex_clip: Clip, example_frames: list[int], se
         out[("model", k)] = scorer(gen, seq, rows)
         if not baselines:
             continue
-        ex_img = synth.examples.images
-        ex_pose = [_pose(f) for f in synth.examples.keypoints]
-        masks = []
-        for i, kp in zip(idx, kps):
-            m = ex_clip.mask(i)
-            efit = person_view("pose", config.data, ex_clip.size, size, [kp])
-            masks.append(efit.label(m) if m is not None else np.full(size[::-1], 255, np.uint8))
-        near = [_nearest(ex_pose, d) for d in seq.driving]
-        copy = [ex_img[j] for j in near]
-        bg = synth.background  # the model's static-scene alignment, shared by the warps
-        warp = [limb_warp(ex_img[j], ex_pose[j], masks[j], d,
-                          scene=None if bg is None else bg[j])
-                for j, d in zip(near, seq.driving)]
-        out[("copy", k)] = scorer(copy, seq, rows)
-        out[("limb-warp", k)] = scorer(warp, seq, rows)
-        out[("prior-warp", k)] = scorer(prior_warp_frames(
-            ex_img, ex_pose, seq.driving, background=bg, people=synth.examples.people,
-            plate=synth.plate), seq, rows)
+        frames = baseline_frames(synth, example_masks(synth, [ex_clip.mask(i) for i in idx]),
+                                 seq.driving)
+        for name in ("copy", "limb-warp", "prior-warp"):
+            out[(name, k)] = scorer(frames[name], seq, rows)
     return out
+
+
+def example_masks(synth, masks: list[np.ndarray | None]) -> list[np.ndarray]:
+    """The examples' person masks (in their source pixels; None = unknown: all person) in the
+    model frame, through each example's own view (`Synthesizer.examples.views`)."""
+    w, h = synth.cfg.size
+    return [v.label(m) if m is not None else np.full((h, w), 255, np.uint8)
+            for v, m in zip(synth.examples.views, masks)]
+
+
+def baseline_frames(synth, masks: list[np.ndarray], driving: list[np.ndarray]
+                    ) -> dict[str, list[np.ndarray]]:
+    """The untrained baselines (`BASELINES`) for a synthesizer's examples and one driving pose
+    per frame ((25, 3) in model px): "copy" (the example nearest in pose, unchanged),
+    "limb-warp" and "prior-warp", both with the synthesizer's background alignment (set by its
+    last `run`). masks: the examples' person masks in the model frame (`example_masks`)."""
+    from v2vtool.metrics.limb_warp import limb_warp
+    from v2vtool.metrics.prior_warp import prior_warp_frames
+
+    ex_img = synth.examples.images
+    ex_pose = [_pose(f) for f in synth.examples.keypoints]
+    near = [_nearest(ex_pose, d) for d in driving]
+    bg = synth.background  # the model's static-scene alignment, shared by the warps
+    return {"copy": [ex_img[j] for j in near],
+            "limb-warp": [limb_warp(ex_img[j], ex_pose[j], masks[j], d,
+                                    scene=None if bg is None else bg[j])
+                          for j, d in zip(near, driving)],
+            "prior-warp": prior_warp_frames(ex_img, ex_pose, driving, background=bg,
+                                            people=synth.examples.people, plate=synth.plate)}
 
 
 def drift_motion(dataset: Path, driver_identity: str, index: int, seed: int, frames: int
@@ -449,27 +464,27 @@ def run_benchmark(dataset: str | os.PathLike, checkpoint: str | os.PathLike, ks:
     return res
 
 
-def _table(title: str, caption: str, rows: list[dict], cols: list[Column]):
+def rows_table(title: str, caption: str, rows: list[dict], cols: list[Column]):
     from rich import box
     from rich.table import Table
 
     # compact (one space between columns): the eleven columns fit an 80-column terminal
     t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
-    cols = [c for c in cols if any(c.key in r for r in rows)]
+    cols = [c for c in cols if any(r.get(c.key) is not None for r in rows)]
     t.add_column("method", no_wrap=True, min_width=9)
     t.add_column("K", justify="right")
     for c in cols:
         t.add_column(c.label, justify="right")
     for r in rows:
         t.add_row(r["method"], str(r["k"]) if r["k"] else "-",
-                  *[f"{r[c.key]:.3g}" if c.key in r else "-" for c in cols])
+                  *[f"{r[c.key]:.3g}" if r.get(c.key) is not None else "-" for c in cols])
     return t
 
 
 def print_benchmark(res: dict, console) -> None:
     from rich.markup import escape
 
-    console.print(_table(
+    console.print(rows_table(
         f"benchmark (seed {res['seed']}, {res['size'][0]}x{res['size'][1]})",
         f"{escape(str(res['dataset']))}; pose = pose error in px at "
         f"{res['pose_reference_height']} px "
@@ -477,7 +492,7 @@ def print_benchmark(res: dict, console) -> None:
         "= L1 outside it (dilated)", res["rows"], columns()))
     other = res.get("other_side")
     if other and other["frames"]:
-        console.print(_table(
+        console.print(rows_table(
             f"the other side ({other['frames']} frames)", "* = on the driver frames whose "
             "view (front / back / side) differs from the first example's: what a second "
             "example is for", other["rows"], other_side_columns()))
@@ -486,7 +501,7 @@ def print_benchmark(res: dict, console) -> None:
         cols = columns(drift_rows())
         cols = [c for c in cols if c.key != "psnr_drift"] + [c for c in cols
                                                               if c.key == "psnr_drift"]
-        console.print(_table(
+        console.print(rows_table(
             f"drift ({drift['frames']}-frame driver)", "PSNR per quarter of the frames; "
             "drift = last quarter - first (dB)", drift["rows"], cols))
     for k, why in res.get("skipped", {}).items():

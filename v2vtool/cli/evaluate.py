@@ -87,7 +87,7 @@ def _check_json_out(path: Optional[Path], inputs: list) -> None:
         except (OSError, ValueError):
             old = None
         fmt = str(old.get("format", "")) if isinstance(old, dict) else ""
-        if not fmt.startswith(("v2v-metrics/", "v2v-benchmark/")):
+        if not fmt.startswith(("v2v-metrics/", "v2v-benchmark/", "v2v-benchmark-real/")):
             raise UserError(f"{path}: --json: existing file is not a v2v metrics file; not "
                             "replaced (remove it or choose another path)")
 
@@ -136,10 +136,26 @@ def compare_reports(paths: list[Path]) -> tuple[Table, list[str]]:
     return t, notes
 
 
+def _benchmark_real(benchmark: Path, checkpoint: Path, ks: list[int], seed: int,
+                    max_frames: Optional[int], strips: Optional[Path],
+                    json_out: Optional[Path]) -> None:
+    from v2vtool.benchmark_real import DEFAULT_MAX_FRAMES, run_benchmark_real
+    from v2vtool.benchmark_real_report import print_benchmark_real
+    from v2vtool.io.guard import check_distinct
+
+    check_distinct([("--strips", strips), ("--json", json_out)])
+    res = run_benchmark_real(benchmark, checkpoint, ks,
+                             max_frames=max_frames or DEFAULT_MAX_FRAMES, seed=seed,
+                             strips=strips, console=console)
+    print_benchmark_real(res, console)
+    _write_json(res, json_out)
+
+
 @app.command("evaluate", epilog=(
     "Examples:\n\n"
     "  v2v evaluate --generated out.mp4 --real truth_clip/ --driver driver_clip/ --json m.json\n\n"
     "  v2v evaluate --benchmark data/dancers --checkpoint weights/default --k 1,2,4\n\n"
+    "  v2v evaluate --benchmark my_clips/ --checkpoint weights/default --strips strips/\n\n"
     "  v2v evaluate --compare a.json b.json"))
 @command
 def evaluate(
@@ -166,18 +182,23 @@ def evaluate(
     compare: Optional[list[Path]] = typer.Option(None, "--compare", help="Metrics JSON files "
                                                  "to print side by side (repeat or list)."),
     benchmark: Optional[Path] = typer.Option(None, "--benchmark", help="A `v2v data synth` "
-                                             "set: run the benchmark protocol."),
+                                             "set: run the benchmark protocol; a clip dir made "
+                                             "by `v2v extract` from real video, or a folder of "
+                                             "them: run the real-footage protocol."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Checkpoint (or run "
                                               "dir) for --benchmark."),
     k: str = typer.Option("1,2,4", "--k", help="Comma-separated K values (--benchmark)."),
     seed: int = typer.Option(0, "--seed", help="Protocol seed (--benchmark)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Driver frames per "
                                              "identity of the regular rows (--benchmark; "
-                                             "default: whole clip); the drift driver keeps "
-                                             "its --drift-frames."),
+                                             "default: whole clip; real footage: 48); the "
+                                             "drift driver keeps its --drift-frames."),
     drift_frames: int = typer.Option(120, "--drift-frames", min=0, help="Length of the long "
                                      "generated driver per identity whose PSNR is reported "
                                      "per quarter (--benchmark; 0: skip the drift rows)."),
+    strips: Optional[Path] = typer.Option(None, "--strips", help="Write one PNG strip per "
+                                          "clip here (--benchmark on real footage): truth, "
+                                          "driver, model K=1/2, prior-warp."),
     extra: Optional[list[str]] = typer.Argument(None, hidden=True),
 ) -> None:
     """Score a generated video: reconstruction (PSNR/SSIM/L1/LPIPS; PSNR per quarter of the
@@ -209,6 +230,8 @@ def evaluate(
                                ("--real", real), ("--driver", driver), ("--benchmark", benchmark),
                                ("--checkpoint", checkpoint), ("--fid-weights", fid_weights),
                                ("--lpips-backbone", lpips_backbone)])
+    if strips is not None and benchmark is None:
+        raise UserError("--strips goes with --benchmark (real footage)")
     if benchmark is not None:
         from v2vtool.benchmark import parse_k, print_benchmark, run_benchmark
 
@@ -217,7 +240,13 @@ def evaluate(
         if generated is not None or real is not None or driver is not None:
             raise UserError("--benchmark scores a checkpoint on the benchmark set; it does not "
                             "take --generated / --real / --driver")
-        res = run_benchmark(benchmark, checkpoint, ks=parse_k(k), seed=seed, max_frames=max_frames,
+        ks = parse_k(k)
+        if not (benchmark / "manifest.json").is_file():  # real footage: clip dirs
+            _benchmark_real(benchmark, checkpoint, ks, seed, max_frames, strips, json_out)
+            return
+        if strips is not None:
+            raise UserError("--strips: only the real-footage protocol (clip dirs) writes strips")
+        res = run_benchmark(benchmark, checkpoint, ks=ks, seed=seed, max_frames=max_frames,
                             fid_weights=fid_weights, console=console, drift_frames=drift_frames)
         print_benchmark(res, console)
         _write_json(res, json_out)

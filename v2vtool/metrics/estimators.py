@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Protocol
 
@@ -30,16 +31,20 @@ class PoseEstimator(Protocol):
 
 
 class ExtractPoseEstimator:
-    """The `v2v extract` pose extractor (mediapipe), main person's BODY_25."""
+    """The `v2v extract` pose extractor (mediapipe), main person's BODY_25.
+
+    static: every frame on its own (no tracking from the previous call: the result of a frame
+    does not depend on what was estimated before it); options go to the extractor (e.g.
+    hands_face=False, mask=False: the body model only, the same BODY_25, faster)."""
 
     name = "extract"
     joints = EXTRACT_JOINTS
 
-    def __init__(self):
+    def __init__(self, static: bool = False, **options):
         from v2vtool.semantics.kinds import get_extractor
 
         try:
-            self._ex = get_extractor("pose")
+            self._ex = get_extractor("pose", static=static, **options)
         except ImportError as exc:  # mediapipe missing or broken
             raise MetricUnavailable(f"pose error unavailable: the extract pose estimator "
                                     f"cannot be imported ({exc})") from None
@@ -47,9 +52,34 @@ class ExtractPoseEstimator:
             raise MetricUnavailable(f"pose error unavailable: {exc}") from None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        det = self._ex(rgb)
-        p = main_person(det.keypoints)
+        people, _ = self._ex.detect(rgb)
+        p = main_person(people)
         return None if p is None else np.asarray(p.pose, np.float32)
+
+    def close(self) -> None:
+        self._ex.close()
+
+
+class CachedEstimator:
+    """An estimator that remembers its answer per frame content, so a frame scored in several
+    rows (the truth, a copied example, the generated frames read by pose error and AKD) is
+    estimated once. Exact for static estimators; a tracking one answers a repeated frame as it
+    did the first time."""
+
+    def __init__(self, estimator: PoseEstimator):
+        self.estimator = estimator
+        self.name, self.joints = estimator.name, estimator.joints
+        self._seen: dict = {}
+        self.calls = 0  # frames actually estimated
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        a = np.ascontiguousarray(rgb)
+        key = (a.shape, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
+        if key not in self._seen:
+            self.calls += 1
+            self._seen[key] = self.estimator(a)
+        pose = self._seen[key]
+        return None if pose is None else pose.copy()
 
 
 def get_pose_estimator(name: str, keynet_dir: str | os.PathLike | None = None) -> PoseEstimator:

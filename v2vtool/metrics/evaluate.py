@@ -71,7 +71,14 @@ NEEDS_HINTS = {
     "fid": "needs --real (a set of real frames)",
     "flow": "needs --real or a --driver with frames (flow source)",
     "poses": "needs --driver (the driving poses)",
+    "examples": "only the real-footage benchmark knows where the examples' person stood "
+                "(v2v evaluate --benchmark CLIPS)",
+    "appearance": "only the real-footage benchmark's cross-identity rows "
+                  "(v2v evaluate --benchmark CLIPS)",
 }
+
+
+BENCHMARK_ONLY = ("examples", "appearance")
 
 
 @dataclass
@@ -127,6 +134,10 @@ def evaluate_video(generated: str | os.PathLike, real: str | os.PathLike | None 
     _fid(src, rep, fid_weights, device, say, fetch_weights)
     _temporal(src, rep, say)
     _pose(src, rep, pose_estimator, keynet_dir, reference_height, say)
+    for m in table.METRICS:  # rows whose inputs only the real-footage benchmark has
+        lacking = [n for n in BENCHMARK_ONLY if n in m.needs]
+        if lacking:
+            rep.skipped.setdefault(m.name, NEEDS_HINTS[lacking[0]])
     return rep
 
 
@@ -261,8 +272,9 @@ def _temporal(src: _Sources, rep: EvaluationReport, say) -> None:
 
 def _pose(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
           reference_height: int, say) -> None:
-    """Pose error: a pose estimator on the generated frames vs the driving poses."""
-    rows = _rows({"poses"})
+    """Pose error: a pose estimator on the generated frames vs the driving poses (+ with
+    --real: AKD / MKR, the same estimator on the generated vs the real frames)."""
+    rows = [m for m in _rows({"poses", "truth"}) if "poses" in m.needs]
     if src.driver is None:
         for m in rows:
             rep.skipped[m.name] = NEEDS_HINTS["poses"]
@@ -272,14 +284,15 @@ def _pose(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
     except MetricUnavailable as exc:
         rep.skipped["pose_error"] = str(exc)
         return
-    _report(rep, score(Inputs(src.gen, src.gen.count, poses=poses), rows))
+    truth = src.real.resized(src.size) if src.real is not None else None
+    _report(rep, score(Inputs(src.gen, src.gen.count, truth=truth, poses=poses), rows))
     rep.metrics["pose_estimator"] = poses.estimator
 
 
 def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, keynet_dir,
                    reference_height: int, say) -> PoseInputs:
     """The pose estimator and the driving poses in the generated frame's pixels."""
-    from v2vtool.metrics.estimators import get_pose_estimator
+    from v2vtool.metrics.estimators import CachedEstimator, get_pose_estimator
 
     size, driver = src.size, src.driver
     name = pose_estimator
@@ -288,7 +301,8 @@ def _driving_poses(src: _Sources, rep: EvaluationReport, pose_estimator: str, ke
         name = "keynet" if synth else "extract"
         rep.notes.append(f"pose estimator: {name} (" + ("driver is a procedural "
                          "benchmark clip" if synth else "real footage") + ")")
-    est = get_pose_estimator(name, keynet_dir)
+    # each distinct frame estimated once: pose error and AKD both read the generated frames
+    est = CachedEstimator(get_pose_estimator(name, keynet_dir))
     say("pose error")
     frames, dsize = src.driver_keypoints or driver_frames(
         driver, lambda: get_pose_estimator("extract"))

@@ -29,7 +29,9 @@ def ghost_margin(size: tuple[int, int]) -> int:
     return max(1, round(min(size) / GHOST_MARGIN_DIVISOR))
 
 
-def _mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def mask_of(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A person mask ((H, W) or (H, W, C), nonzero = person) as a boolean (H, W) that must
+    match the frame's `shape` (ValueError otherwise)."""
     m = np.asarray(mask)
     if m.ndim == 3:
         m = m[..., 0]
@@ -41,7 +43,7 @@ def _mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def person_psnr(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float | None:
     """PSNR (dB, data range 255, capped at PSNR_CAP) over the pixels where `mask` > 0."""
     a, b = check_pair(generated, truth)
-    inside = _mask(mask, a.shape)
+    inside = mask_of(mask, a.shape)
     if not inside.any():
         return None
     diff = a[inside].astype(np.float64) - b[inside].astype(np.float64)
@@ -60,7 +62,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 def ghost_l1(generated: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float | None:
     """Mean |generated - truth| / 255 over the pixels outside the dilated true mask."""
     a, b = check_pair(generated, truth)
-    grown = dilate(_mask(mask, a.shape), ghost_margin((a.shape[1], a.shape[0])))
+    grown = dilate(mask_of(mask, a.shape), ghost_margin((a.shape[1], a.shape[0])))
     outside = ~grown
     if not outside.any():
         return None

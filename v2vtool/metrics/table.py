@@ -14,7 +14,12 @@ Two kinds of rows:
               its name plus details (counts, companions). A ValueError skips the row.
 Needs (`Inputs` fields): "truth" paired true frames, "mask" true person masks, "lpips" an LPIPS
 model, "fid" an Inception model + real frames, "flow" frames to take optical flow from, "poses"
-driving poses + a pose estimator.
+driving poses + a pose estimator, "examples" where the examples' own person stood in the output
+frame (the ring error), "appearance" the example person's colours and the driven person's
+regions (the identity score). A frame row may return any value per frame and a `reduce` that
+turns the defined ones into the report (default: their mean).
+Rows marked `real` were made for the real-footage protocol (benchmark_real.py); the procedural
+benchmark leaves them out of its table, `v2v evaluate` reports them where its inputs allow.
 """
 from __future__ import annotations
 
@@ -24,13 +29,17 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from v2vtool.metrics.appearance import appearance_distance
 from v2vtool.metrics.drift import QUARTERS, quarter_psnr
+from v2vtool.metrics.keypoint_distance import keypoint_distance
 from v2vtool.metrics.masked import ghost_l1, person_psnr
 from v2vtool.metrics.pose import REFERENCE_HEIGHT, pose_error
 from v2vtool.metrics.reconstruction import l1, psnr, ssim
+from v2vtool.metrics.ring import ring_l1
+from v2vtool.metrics.sharpness import sharpness_ratio, sharpness_sums
 from v2vtool.metrics.temporal import warp_error
 
-HIGHER, LOWER = "higher", "lower"
+HIGHER, LOWER, NEAR_ONE = "higher", "lower", "nearer 1"
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,13 @@ class Metric:
     better: str  # HIGHER | LOWER
     needs: tuple[str, ...]  # `Inputs` fields that must be present
     title: str  # for messages ("warp error skipped: ...")
-    frame: Callable[["FramePair"], float | None] | None = None
+    frame: Callable[["FramePair"], Any] | None = None
     video: Callable[["Inputs", dict], dict] | None = None
     extra: tuple[Column, ...] = ()  # further summary values the row reports (benchmark columns)
     long: bool = False  # summarises a long video (drift): the benchmark's long driver only
     min_side: int = 1  # smallest frame side (px) where the score is defined / meaningful
+    reduce: Callable[[list], float | None] | None = None  # frame values -> report (None: mean)
+    real: bool = False  # a real-footage protocol row (module docstring)
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -88,10 +99,13 @@ class Inputs:
     flow: Iterable[np.ndarray] | None = None  # frames whose optical flow the warp error uses
     flow_frames: int = 0  # frames of `generated` / `flow` paired for the warp error
     poses: PoseInputs | None = None
+    examples: np.ndarray | None = None  # (H, W) bool: the examples' own person, output frame
+    appearance: Any = None  # metrics.appearance.AppearanceInputs
 
     def available(self) -> set[str]:
         have = {"truth": self.truth, "mask": self.masks, "lpips": self.lpips, "fid": self.fid,
-                "flow": self.flow, "poses": self.poses}
+                "flow": self.flow, "poses": self.poses, "examples": self.examples,
+                "appearance": self.appearance}
         return {k for k, v in have.items() if v is not None}
 
 
@@ -147,6 +161,22 @@ def _pose(inputs: Inputs, per_frame: dict) -> dict:
     return res.to_dict()
 
 
+def _akd(inputs: Inputs, per_frame: dict) -> dict:
+    p = inputs.poses
+    out = list(p.estimate(_take(inputs.generated, inputs.frames)))
+    truth = list(p.estimate(_take(inputs.truth, inputs.frames)))
+    n = min(len(out), len(truth))
+    res = keypoint_distance(out[:n], truth[:n], frame_height=p.frame_height,
+                            reference_height=p.reference_height, joints=p.joints)
+    if not res.truth_joints:
+        raise ValueError("the pose estimator found nobody on any true frame")
+    return res.to_dict()
+
+
+def _identity(inputs: Inputs, per_frame: dict) -> dict:
+    return appearance_distance(_take(inputs.generated, inputs.frames), inputs.appearance)
+
+
 METRICS: tuple[Metric, ...] = (
     Metric("psnr", "psnr", HIGHER, ("truth",), "PSNR",
            frame=lambda p: psnr(p.generated, p.truth)),
@@ -161,14 +191,26 @@ METRICS: tuple[Metric, ...] = (
            frame=lambda p: person_psnr(p.generated, p.truth, p.mask)),
     Metric("ghost_l1", "ghost", LOWER, ("truth", "mask"), "ghost error",
            frame=lambda p: ghost_l1(p.generated, p.truth, p.mask)),
+    Metric("sharpness", "sharp", NEAR_ONE, ("truth", "mask"), "person sharpness",
+           frame=lambda p: sharpness_sums(p.generated, p.truth, p.mask),
+           reduce=sharpness_ratio, real=True),
+    Metric("ring_l1", "ring", LOWER, ("truth", "mask", "examples"), "ring error",
+           frame=lambda p: ring_l1(p.generated, p.truth, p.mask, p.inputs.examples),
+           real=True),
     Metric("psnr_drift", "drift", HIGHER, ("truth",), "PSNR drift", video=_drift, long=True,
            extra=tuple(Column(f"psnr_q{i}", f"q{i}", HIGHER) for i in range(1, QUARTERS + 1))),
     Metric("fid", "fid", LOWER, ("fid",), "FID", video=_fid, min_side=32),
     Metric("pose_error", "pose", LOWER, ("poses",), "pose error", video=_pose,
            extra=(Column("pose_missing_rate", "miss", LOWER),)),
+    Metric("akd", "akd", LOWER, ("truth", "poses"), "keypoint distance (AKD)", video=_akd,
+           extra=(Column("mkr", "mkr", LOWER), Column("akd_frames", "akd n", HIGHER),
+                  Column("akd_truth_nobody", "t-none", LOWER),
+                  Column("akd_output_nobody", "o-none", LOWER)), real=True),
     # warp error: OpenCV's DIS flow refuses frames below 12 px
     Metric("warp_error", "warp", LOWER, ("flow",), "warp error", video=_warp, min_side=12,
            extra=(Column("warp_error_reference", "warp(ref)", LOWER),)),
+    Metric("identity", "ident", LOWER, ("appearance",), "identity score", video=_identity,
+           real=True),
 )
 
 
@@ -225,8 +267,10 @@ def score(inputs: Inputs, metrics: Iterable[Metric] = METRICS) -> Scores:
     for m in todo:
         if m.frame is not None:
             defined = [v for v in per_frame[m.name] if v is not None]
-            if defined:
-                values[m.name] = float(np.mean(defined))
+            value = (m.reduce(defined) if m.reduce is not None else float(np.mean(defined))
+                     ) if defined else None
+            if value is not None:
+                values[m.name] = float(value)
             else:
                 skipped[m.name] = f"{m.title} skipped: not defined on any frame"
             continue
