@@ -15,7 +15,7 @@ through one augmentation `View` (person-centred crop, flip) and one colour jitte
      example shows it, 0 where inpainted; `data/plate.py`) (both with the keypoint prior)}
 
 Camera look (`data/realism.py`, training only): with probability data.backdrop a sample's
-background is replaced by a crop of a redistributable photograph (clips with person masks), and
+background is replaced by a crop of a redistributable photograph (procedural clips), and
 with probability data.camera its frames get one camera's blur / noise / JPEG; one draw per
 sample, the same for its examples and targets.
 
@@ -239,7 +239,10 @@ class FewShotDataset(Dataset):
             return None
         rng = np.random.default_rng([key.seed, 1])  # apart from `indices`' stream
         backdrop = camera = None
-        if rng.random() < self.cfg.backdrop and clip.mask(0) is not None:
+        # procedural clips only: their masks are exact and their painted background is what
+        # the photo replaces; real footage keeps its own background
+        synthetic = clip.meta.get("extractor") == "v2v-synth" and clip.mask(0) is not None
+        if rng.random() < self.cfg.backdrop and synthetic:
             backdrop = Backdrop.sample(rng).image(self.size)
         if rng.random() < self.cfg.camera:
             camera = Camera.sample(rng)
