@@ -230,3 +230,19 @@ def test_view_map_to_maps_the_same_source_pixel():
     pa, pb = to_out(a, src), to_out(b, src)
     np.testing.assert_allclose(pa @ m[:, :2].T + m[:, 2], pb, atol=1e-4)
     np.testing.assert_allclose(a.map_to(a), np.eye(2, 3), atol=1e-6)
+
+
+def test_a_folder_of_symlinked_clip_dirs_is_found(tmp_path):
+    """A split made of symlinks to clip dirs (benchmarks/realdev.py) trains on every linked
+    clip; a clip dir given itself is found too."""
+    from v2vtool.data.dataset import find_clips
+
+    for name in ("a", "b"):
+        make_clip(tmp_path / "all" / name, "pose", n=2, size=16)
+    split = tmp_path / "split"
+    split.mkdir()
+    (split / "a").symlink_to(tmp_path / "all" / "a")
+    found = find_clips([split])
+    assert [e.path.name for e in found] == ["a"]
+    assert [e.path.name for e in find_clips([tmp_path / "all" / "b"])] == ["b"]
+    assert sorted(e.path.name for e in find_clips([tmp_path / "all"])) == ["a", "b"]

@@ -79,13 +79,19 @@ class ClipEntry:
 
 
 def _walk_clips(root: Path) -> list[Path]:
+    """Clip dirs at or below root; a symlink to a clip dir counts (a folder of links is how a
+    split of clips is usually made), symlinked folders are not descended into (no cycles)."""
+    if is_clip_dir(root):
+        return [root]
     found = []
     for dirpath, dirnames, _ in os.walk(root):
-        if is_clip_dir(dirpath):
-            found.append(Path(dirpath))
-            dirnames[:] = []  # a clip dir's subfolders are its frames
-        else:
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        keep = []
+        for d in sorted(d for d in dirnames if not d.startswith(".")):
+            if is_clip_dir(Path(dirpath) / d):  # a clip dir's subfolders are its frames
+                found.append(Path(dirpath) / d)
+            else:
+                keep.append(d)
+        dirnames[:] = keep
     return sorted(found)
 
 
