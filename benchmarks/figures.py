@@ -5,7 +5,10 @@
 - docs/strip_procedural.png: rows = driver frames; columns = driver pose | the K=2 examples |
   output (K=2) | exact truth (the held-out dancer of examples/ rendered on the driver's motion).
 - docs/strip_photo.png (with --photo): one real full-body photo as the only example, driven by
-  examples/driver: photo | driver pose (retargeted to the photo's body) | output, per row.
+  examples/driver: photo | driver pose (retargeted to the photo's body) | output | the keypoint
+  prior alone (the untrained architecture), per row. Redistributable photos: Debian opencv-doc's
+  samples (e.g. messi5.jpg, basketball1.png; Apache-2.0 AND BSD-3-Clause per its copyright
+  file): `apt-get download opencv-doc && dpkg -x opencv-doc_*.deb opencv-doc`.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ ROWS = (6, 20, 34, 48)  # driver frames shown
 
 
 def _panel(img: np.ndarray, size: int) -> np.ndarray:
+    """A picture at `size` px tall (aspect kept)."""
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size
+    w = max(1, round(img.shape[1] * size / img.shape[0]))
+    return cv2.resize(img, (w, size), interpolation=cv2.INTER_AREA if img.shape[0] > size
                       else cv2.INTER_LINEAR)
 
 
@@ -67,19 +72,28 @@ def procedural(loaded, examples: Path, size: int) -> np.ndarray:
 
 
 def photo_strip(loaded, photo: Path, examples: Path, size: int) -> np.ndarray:
+    """photo | driver pose (retargeted to the photo's body) | output | the keypoint prior alone
+    (the same architecture untrained: what training has to improve on), per row."""
+    from v2vtool.benchmark import _pose
     from v2vtool.io.clipdir import Clip
+    from v2vtool.metrics.prior_warp import prior_warp_frames
     from v2vtool.synthesis.sources import load_examples
     from v2vtool.synthesis.stream import Synthesizer
 
     driver = Clip(examples / "driver")
     exs = load_examples([str(photo)], "pose")
-    synth = Synthesizer(loaded.generator, loaded.config, [exs[0].image], [exs[0].keypoints])
+    synth = Synthesizer(loaded.generator, loaded.config, [exs[0].image], [exs[0].keypoints],
+                        example_masks=[exs[0].mask])
     out = _run(synth, driver, retarget=True)
+    prior = prior_warp_frames(synth.examples.images, [_pose(f) for f in synth.examples.keypoints],
+                              [_pose(out[i].driving) for i in ROWS], background=synth.background,
+                              people=synth.examples.people, plate=synth.plate)
     rows = []
-    for i in ROWS:
+    for i, p in zip(ROWS, prior):
         rows.append(np.concatenate([_label(_panel(synth.examples.images[0], size), "photo"),
                                     _label(_panel(out[i].semantic, size), f"driver {i}"),
-                                    _label(_panel(out[i].image, size), "output")], 1))
+                                    _label(_panel(out[i].image, size), "output"),
+                                    _label(_panel(p, size), "prior alone")], 1))
     return np.concatenate(rows, 0)
 
 
@@ -89,7 +103,7 @@ def main(argv=None) -> None:
     ap.add_argument("--examples", default=None, help="default: the shipped examples/")
     ap.add_argument("--photo", default=None, help="a full-body photo of a person")
     ap.add_argument("--out", default="docs")
-    ap.add_argument("--size", type=int, default=128, help="panel size in pixels")
+    ap.add_argument("--size", type=int, default=192, help="panel height in pixels")
     a = ap.parse_args(argv)
     from v2vtool.models.checkpoint import load_generator
     from v2vtool.resources import find_examples, find_weights
