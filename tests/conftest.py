@@ -74,3 +74,13 @@ def heldout_clip(synth_dataset) -> Path:
     manifest = json.loads((synth_dataset / "manifest.json").read_text())
     entry = next(c for c in manifest["clips"] if c["split"] == "test")
     return synth_dataset / entry["path"]
+
+
+def load_script(path: Path, name: str):
+    """A benchmarks/ script (not a package module) imported by file path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,21 +1,19 @@
 """benchmarks/readme_table.py: the README's tables are generated from benchmark JSON rows."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "readme_table.py"
 
 
 @pytest.fixture(scope="module")
 def rt():
-    spec = importlib.util.spec_from_file_location("v2v_readme_table", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT, "v2v_readme_table")
 
 
 REAL = {"format": "v2v-benchmark-real/1", "protocol": {"view_height": 128}, "rows": [

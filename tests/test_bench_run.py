@@ -1,7 +1,6 @@
 """benchmarks/run.py: table building and JSON merging on canned sub-results (no benchmarks run)."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
@@ -9,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script
+
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("v2v_bench_run", RUN)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(RUN, "v2v_bench_run")
 
 
 def _sub(name, data, rss=500.0, error=None):

@@ -155,13 +155,18 @@ def remove_stale(path: str | os.PathLike) -> list[Path]:
     go too, and two writers of one output are a conflict anyway."""
     removed = []
     for p in stale_temporaries(path):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        remove_path(p)
         removed.append(p)
     return removed
+
+
+def remove_path(p: Path) -> None:
+    """Remove a file, link or folder tree, quietly (a leftover that is already gone is fine)."""
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 class Pending(Protocol):

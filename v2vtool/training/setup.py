@@ -2,13 +2,11 @@
 RUN/config.json, RUN/run.json."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import platform
 import re
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +16,7 @@ import torch
 from v2vtool import __version__
 from v2vtool.config import Config
 from v2vtool.errors import UserError, os_error_message
-from v2vtool.io.atomic import make_parents, remove_created
+from v2vtool.io.atomic import make_parents, remove_created, remove_path
 from v2vtool.io.lock import LOCK_NAME, DirLock
 from v2vtool.training.runlog import write_json
 
@@ -84,11 +82,7 @@ class RunDir:
             return
         for p in list(self.out.iterdir()) if self.out.is_dir() else []:
             if p.name not in self.before and p.name != LOCK_NAME:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    with contextlib.suppress(OSError):
-                        p.unlink()
+                remove_path(p)
 
     def close(self) -> None:
         self.lock.release()
@@ -148,11 +142,7 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
             continue
         for p in folder.iterdir():
             if _TEMPORARY.match(p.name):
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    with contextlib.suppress(OSError):
-                        p.unlink()
+                remove_path(p)
                 removed.append(p)
     if removed:
         log.info("removed %d stale temporaries of an interrupted run in %s", len(removed), out)
