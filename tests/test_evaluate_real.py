@@ -226,6 +226,7 @@ def test_bad_input(world, monkeypatch, args, words):
 def test_truth_is_the_clip_through_the_synthesizers_view(run, clips):
     """The copy row recomputed by hand: the K=1 example against the scored window frames seen
     through `Synthesizer.view` of that driver (pins the view, the window and the scored set)."""
+    from v2vtool.benchmark_real import frame_box
     from v2vtool.io.clipdir import Clip
     from v2vtool.metrics.reconstruction import l1
     from v2vtool.models.checkpoint import load_generator
@@ -242,6 +243,9 @@ def test_truth_is_the_clip_through_the_synthesizers_view(run, clips):
     assert a["view"] == {"x0": v.x0, "y0": v.y0, "width": v.cw, "height": v.ch,
                          "out": [128, 128]}
     scored = [i for i in window if i not in a["example_frames"]]
-    want = np.mean([l1(synth.examples.images[0], v.image(clip.frame(i))) for i in scored])
+    box = frame_box(v, clip.size)  # only the footage is scored (past its edge: no truth)
+    x0, y0, x1, y1 = box if box is not None else (0, 0, 128, 128)
+    want = np.mean([l1(synth.examples.images[0][y0:y1, x0:x1],
+                       v.image(clip.frame(i))[y0:y1, x0:x1]) for i in scored])
     copy = next(s for s in a["scores"] if s["method"] == "copy" and s["k"] == 1)
     assert copy["l1"] == pytest.approx(want, rel=1e-6)

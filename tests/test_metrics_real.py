@@ -238,3 +238,14 @@ def test_evaluate_reports_akd_with_real_frames_and_a_driver(tmp_path, monkeypatc
     assert rep.metrics["pose_error"] == pytest.approx(10.0, abs=0.1)
     assert "benchmark" in rep.skipped["ring_l1"] and "benchmark" in rep.skipped["identity"]
     assert rep.skipped["sharpness"].startswith("needs true person masks")  # PNGs, no masks
+
+
+def test_frame_box_is_the_part_of_a_view_that_shows_the_frame():
+    """A crop running past the frame's left and bottom edges: only the footage is scored."""
+    from v2vtool.benchmark_real import frame_box
+    from v2vtool.data.augment import View
+
+    # a 100x80 frame, crop box x -20..80, y 20..120 (100x100) at 50x50: 2 px per view px
+    view = View(-20, 20, 100, 100, 50, 50)
+    assert frame_box(view, (100, 80)) == (10, 0, 50, 30)
+    assert frame_box(View(10, 10, 50, 50, 25, 25), (100, 80)) is None  # inside the frame

@@ -203,12 +203,31 @@ def _truth(plan: ClipPlan, view) -> _Truth:
                   list(driven), list(held))
 
 
+def frame_box(view, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The part of a view that shows the source frame of (w, h) `size`, as a box
+    (x0, y0, x1, y1) in view px; None when the view lies inside the frame. Past the frame's edge
+    the view holds an extension (replicated or inpainted), not footage: there is no truth
+    there, so the protocol scores only this box."""
+    inside = view.label(np.full((size[1], size[0]), 255, np.uint8)) > 0
+    if inside.all():
+        return None
+    ys, xs = np.nonzero(inside)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
 def _score(ctx: _Context, frames: list, truth: _Truth, plan: ClipPlan, region) -> dict:
     sel = plan.scored
     driving = [_pose(truth.view.keypoints(truth.driven[j])) for j in sel]
-    return score_sequence([frames[j] for j in sel], [truth.frames[j] for j in sel], driving,
-                          ctx.estimator, ctx.lpips,
-                          masks=None if truth.masks is None else [truth.masks[j] for j in sel],
+    out, real = [frames[j] for j in sel], [truth.frames[j] for j in sel]
+    masks = None if truth.masks is None else [truth.masks[j] for j in sel]
+    box = frame_box(truth.view, plan.clip.size)
+    if box is not None:  # score the footage only (frame_box)
+        x0, y0, x1, y1 = box
+        cut = lambda imgs: None if imgs is None else [a[y0:y1, x0:x1] for a in imgs]  # noqa: E731
+        out, real, masks = cut(out), cut(real), cut(masks)
+        region = None if region is None else region[y0:y1, x0:x1]
+        driving = [d - np.array([x0, y0, 0], np.float32) * (d[:, 2:] > 0) for d in driving]
+    return score_sequence(out, real, driving, ctx.estimator, ctx.lpips, masks=masks,
                           rows=self_rows(), reference_height=ctx.size[1], examples=region)
 
 
@@ -449,6 +468,8 @@ def _protocol(ks: list[int], max_frames: int, seed: int, ctx: _Context, cross: b
                     f"examples of K={max(ks)} are not scored for any K",
         "view": "Synthesizer.view (the driver's person-centred view), truth and masks through "
                 "it", "view_height": h, "size": [w, h],
+        "scored_region": "the part of the view that shows the clip's frame (frame_box): past "
+                         "the frame's edge a view holds an extension, not footage",
         "pose_estimator": None if ctx.estimator is None else
         "mediapipe pose (the v2v extract body model), static image mode, body only",
         "akd_reference_height": h, "ring_margin_px": ring_margin(ctx.size),
