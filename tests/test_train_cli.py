@@ -97,3 +97,47 @@ def test_ddp_two_gloo_processes(synth_dataset, tmp_path):
     assert json.loads((run / "run.json").read_text())["world_size"] == 2
     # rank 0 wrote one copy of every record: no duplicated steps
     assert len(recs) == 2
+
+
+def test_init_starts_from_a_checkpoints_weights_at_another_size(synth_dataset, tmp_path):
+    """train --init: the new run's generator starts as the checkpoint's (any frame size: here
+    a 64 px checkpoint into a 32 x 96 run), recorded in run.json; another architecture is one
+    error line and nothing is written."""
+    import torch
+
+    from tests.conftest import SMALL, make_checkpoint
+    from v2vtool.models.checkpoint import load_generator
+
+    from v2vtool.models.checkpoint import save_generator
+
+    made = load_generator(make_checkpoint(tmp_path / "made"))
+    with torch.no_grad():  # unlike any fresh initialisation (same seed, same architecture)
+        for p in made.generator.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    src = save_generator(tmp_path / "src", made.config, made.generator)
+    sets = [a for s in SMALL if "height" not in s and "width" not in s for a in ("--set", s)]
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", "--data", str(synth_dataset), "--out", str(run),
+                                   "--steps", "1", "--device", "cpu", "--init", str(src), *sets,
+                                   "--set", "generator.height=96", "--set", "generator.width=32",
+                                   "--set", "discriminator.ndf=8", "--set",
+                                   "discriminator.n_layers=2", "--set", "train.threads=1",
+                                   "--set", "train.lr_g=1e-12", "--set", "train.ema=0",
+                                   "--set", "train.batch_size=1", "--set",
+                                   "train.sample_every=0", "--set", "train.val_every=0"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["init"]["path"] == str(src.resolve()) and meta["init"]["size"] == [64, 64]
+    ours = dict(load_generator(run).generator.named_parameters())
+    theirs = dict(load_generator(src).generator.named_parameters())
+    assert ours.keys() == theirs.keys()
+    for name, t in theirs.items():  # one step at lr 1e-12: still the init (spectral norm's
+        torch.testing.assert_close(ours[name], t, atol=1e-6, rtol=0, msg=name)  # u: a buffer)
+    bad = tmp_path / "bad"
+    res = CliRunner().invoke(app, ["train", "--data", str(synth_dataset), "--out", str(bad),
+                                   "--steps", "1", "--init", str(src), *sets,
+                                   "--set", "generator.ngf=16"])
+    assert res.exit_code == 2 and "generator.ngf" in res.output and not bad.exists()
+    res = CliRunner().invoke(app, ["train", "--data", str(synth_dataset), "--out", str(run),
+                                   "--resume", "--init", str(src)])
+    assert res.exit_code == 2 and "--init" in res.output

@@ -246,3 +246,90 @@ def test_a_folder_of_symlinked_clip_dirs_is_found(tmp_path):
     assert [e.path.name for e in found] == ["a"]
     assert [e.path.name for e in find_clips([tmp_path / "all" / "b"])] == ["b"]
     assert sorted(e.path.name for e in find_clips([tmp_path / "all"])) == ["a", "b"]
+
+
+def test_sample_has_the_examples_silhouettes_and_the_plate(synth_dataset):
+    """Keypoint-prior samples carry each example's person and the scene behind it: the plate
+    equals the examples' frame where it is seen (no person colour) and is filled elsewhere."""
+    entries = find_clips([synth_dataset])
+    g = GeneratorConfig(height=64, width=64)
+    ds = FewShotDataset(entries, g, DataConfig(color_jitter=0.0, flip=False), augment=False)
+    s = ds[SampleKey(0, 2, 1, 7)]
+    masks, plate = s["example_masks"], s["plate"]
+    assert masks.shape == (2, 1, 64, 64) and plate.shape == (4, 64, 64)
+    assert set(masks.unique().tolist()) == {0.0, 1.0} and 0 < masks.mean() < 0.6
+    known = plate[3] > 0.5
+    assert 0.2 < known.float().mean() < 1.0  # both seen scene and inpainted pixels
+    assert (known <= (masks[0, 0] < 0.5) | (masks[1, 0] < 0.5)).all()  # never on both people
+    from v2vtool.data.plate import person_hole
+
+    seen_in_first = torch.from_numpy(~person_hole(masks[0, 0].numpy() > 0.5))
+    assert (known >= seen_in_first).all()
+    torch.testing.assert_close(plate[:3][:, seen_in_first], s["examples"][0][:, seen_in_first],
+                               atol=1 / 127.5, rtol=0)
+
+
+def test_camera_look_is_drawn_per_sample_and_backdrops_only_behind_procedural_dancers(
+        synth_dataset, tmp_path):
+    """data.backdrop / data.camera: examples and targets share one backdrop (a photo where the
+    procedural painted background was); off (0) the sample is the clip itself; a real clip (no
+    v2v-synth extractor) keeps its own background."""
+    entries = find_clips([synth_dataset])
+    g = GeneratorConfig(height=64, width=64)
+    plain = FewShotDataset(entries, g, DataConfig(color_jitter=0.0, flip=False))
+    photo = FewShotDataset(entries, g, DataConfig(color_jitter=0.0, flip=False, backdrop=1.0))
+    key = SampleKey(0, 1, 2, 11)
+    a, b = plain[key], photo[key]
+    import torch.nn.functional as F
+
+    # inside the example's own person (1 px in from its outline: the seam is feathered) the
+    # example is unchanged; most of the rest is the photo now
+    person = -F.max_pool2d(-b["example_masks"][:, 0][None], 3, 1, 1)[0, 0] > 0.5
+    changed = (a["examples"][0] - b["examples"][0]).abs().amax(0) > 0.05
+    assert changed.float().mean() > 0.3 and not changed[person].any()
+    # the backdrop is one picture: where the plain targets agree (the painted static background
+    # seen in both), the photo targets agree too
+    # (up to a few pixels at the dancers' feathered outlines)
+    same = (a["images"][0] - a["images"][1]).abs().amax(0) < 1e-6
+    agree = (b["images"][0][:, same] - b["images"][1][:, same]).abs().amax(0) < 0.02
+    assert same.float().mean() > 0.5 and agree.float().mean() > 0.99
+    cam = FewShotDataset(entries, g, DataConfig(color_jitter=0.0, flip=False, camera=1.0))
+    assert not torch.equal(cam[key]["images"], a["images"])
+    real = make_clip(tmp_path / "real", "pose", n=8, size=48)
+    real_ds = FewShotDataset(find_clips([real]), GeneratorConfig(height=32, width=32),
+                             DataConfig(color_jitter=0.0, flip=False, backdrop=1.0))
+    plain_real = FewShotDataset(find_clips([real]), GeneratorConfig(height=32, width=32),
+                                DataConfig(color_jitter=0.0, flip=False))
+    assert torch.equal(real_ds[key]["images"], plain_real[key]["images"])
+
+
+def test_data_mix_draws_folders_by_weight_and_is_a_function_of_the_step():
+    from v2vtool.data.dataset import FewShotBatchSampler
+
+    groups = [list(range(0, 10)), list(range(10, 12))]  # 10 procedural clips, 2 real ones
+    s = FewShotBatchSampler(12, 8, 2, lambda step: 1, seed=3, groups=groups, weights=[1, 3])
+    clips = [k.clip for step in range(200) for k in s.keys(step)]
+    real = np.mean([c >= 10 for c in clips])
+    assert 0.7 < real < 0.8  # a quarter procedural, three quarters real
+    assert s.keys(57) == FewShotBatchSampler(12, 8, 2, lambda step: 1, seed=3, groups=groups,
+                                             weights=[1, 3]).keys(57)
+    # ranks share the draw: rank 0 and 1 together = the world-size-1 batch of twice the size
+    r0, r1 = (FewShotBatchSampler(12, 4, 2, lambda step: 1, seed=3, rank=r, world_size=2,
+                                  groups=groups, weights=[1, 3]).keys(9) for r in (0, 1))
+    assert len({k.clip for k in r0 + r1}) >= 2
+    plain = FewShotBatchSampler(12, 8, 2, lambda step: 1, seed=3)
+    assert plain.keys(4) == FewShotBatchSampler(12, 8, 2, lambda step: 1, seed=3,
+                                                groups=groups, weights=[]).keys(4)
+
+
+def test_data_mix_must_match_the_folders(tmp_path):
+    from v2vtool.data.dataset import mix_groups
+
+    make_clip(tmp_path / "a" / "c", "pose", n=4, size=32)
+    (tmp_path / "b").mkdir()
+    entries = find_clips([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(UserError, match="2 weights for 3"):
+        mix_groups(entries, [1, 1], [tmp_path / "a", tmp_path / "b", tmp_path / "a"])
+    with pytest.raises(UserError, match="no training clip"):
+        mix_groups(entries, [1, 1], [tmp_path / "a", tmp_path / "b"])
+    assert mix_groups(entries, [1, 0], [tmp_path / "a", tmp_path / "b"]) == [[0], []]

@@ -20,8 +20,9 @@ import numpy as np
 
 from v2vtool.data.inpaint import inpaint
 
-PERSON_MARGIN = 0.03  # the person mask is grown by this fraction of the frame height (hair,
-# motion blur, mask error): a person pixel in the plate is a ghost, a lost wall pixel is cheap
+PERSON_MARGIN = 0.01  # the person mask is grown by this fraction of the frame height (mask
+# error, motion blur): a person pixel in the plate is a ghost, but every grown pixel is inpainted
+# instead of seen (on the realdev train clips 0.01 gave lower ring and L1 errors than 0.03)
 
 
 def person_hole(mask: np.ndarray, margin: float = PERSON_MARGIN) -> np.ndarray:

@@ -9,8 +9,8 @@ not to invent one.
 - `Backdrop`: a random crop (scale, position, mirror, tint for the gray photos, brightness) of
   one of the redistributable photographs that scikit-image ships (public domain or CC0, see
   `PHOTOS`), composited behind the person with the clip's person mask (feathered by a pixel).
-- `Camera`: Gaussian blur (sigma 0-1.2 px), sensor noise (std 0-3 % of the range, fresh per
-  frame) and JPEG compression (quality 35-95), each applied with probability 1/2.
+- `Camera`: Gaussian blur (sigma 0.3-1.2 px), sensor noise (std 0.5-3 % of the range, fresh
+  per frame) and JPEG compression (quality 35-95), each with probability 1/2, at least one.
 """
 from __future__ import annotations
 
@@ -91,9 +91,12 @@ class Camera:
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "Camera":
-        blur = float(rng.uniform(0.3, 1.2)) if rng.random() < 0.5 else 0.0
-        noise = float(rng.uniform(0.005, 0.03)) if rng.random() < 0.5 else 0.0
-        jpeg = int(rng.integers(35, 96)) if rng.random() < 0.5 else 0
+        on = rng.random(3) < 0.5
+        if not on.any():  # a camera look is at least one of them
+            on[rng.integers(3)] = True
+        blur = float(rng.uniform(0.3, 1.2)) if on[0] else 0.0
+        noise = float(rng.uniform(0.005, 0.03)) if on[1] else 0.0
+        jpeg = int(rng.integers(35, 96)) if on[2] else 0
         return cls(blur, noise, jpeg, int(rng.integers(2**31)))
 
     def __call__(self, frame: np.ndarray, index: int) -> np.ndarray:
