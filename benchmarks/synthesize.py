@@ -2,6 +2,7 @@
 
     python benchmarks/synthesize.py                      # tiny@128 and pose-256, 2 threads
     python benchmarks/synthesize.py --presets tiny --frames 120 --threads 1
+    python benchmarks/synthesize.py --presets tiny,tiny-256 --threads 1   # + the shipped size
     python benchmarks/synthesize.py --memory 100,2000    # peak RSS vs driver length
     python benchmarks/synthesize.py --finetune-eval CKPT --dataset SYNTH --k 2 --steps 0,50
 
@@ -39,7 +40,9 @@ from v2vtool.models.build import build_generator
 from v2vtool.semantics.render import render_pose
 from v2vtool.models.checkpoint import save_generator
 
-PRESETS = {"tiny": ("tiny", []), "pose-256": ("pose-256", [])}
+PRESETS = {"tiny": ("tiny", []), "pose-256": ("pose-256", []),
+           # the shipped model's size (weights/default: tiny at 192 x 256)
+           "tiny-256": ("tiny", ["generator.height=256", "generator.width=192"])}
 SMALL64 = ["generator.height=64", "generator.width=64", "generator.ngf=8",
            "generator.n_downsample=3", "generator.max_channels=32", "generator.flow_ngf=8",
            "generator.flow_n_blocks=1", "generator.flow_max_channels=32",
@@ -63,7 +66,7 @@ def dancer(t: float, size: tuple[int, int]) -> list[Person]:
 
 
 def make_checkpoint(root: Path, name: str, overrides: list[str]) -> tuple[Path, object]:
-    cfg = apply_overrides(preset(name), overrides)
+    cfg = apply_overrides(preset(PRESETS[name][0] if name in PRESETS else name), overrides)
     torch.manual_seed(0)
     return save_generator(root / f"ckpt-{name}", cfg, build_generator(cfg.generator)), cfg
 
@@ -116,7 +119,7 @@ def generator_fps(cfg, k: int, frames: int, device: str, amp: str = "auto",
 
 
 def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, device: str,
-          amp: str = "auto", compile: bool = False) -> dict:
+          amp: str = "auto", compile: bool = False, framing: str = "crop") -> dict:
     from v2vtool.synthesis import synthesize
 
     ckpt, cfg = make_checkpoint(root, name, overrides)
@@ -124,7 +127,7 @@ def speed(root: Path, name: str, overrides: list[str], frames: int, k: int, devi
     clip = make_clip(root, size, frames + 2 * k)
     examples = [f"{clip}:" + ",".join(str(frames + i) for i in range(k))]
     res = synthesize(examples, clip, root / f"out-{name}.mp4", checkpoint=ckpt, device=device,
-                     amp=amp, compile=compile)
+                     amp=amp, compile=compile, framing=framing)
     compile_s = res.fast_path["compile_first_call_seconds"] or 0.0
     return {"preset": name, "size": f"{size[0]}x{size[1]}", "k": k, "frames": res.frames,
             "end_to_end_fps": round(res.throughput_fps, 2),
@@ -202,6 +205,8 @@ def main() -> None:
     ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "none"],
                     help="synthesis precision (auto: bf16 where native)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the generator step")
+    ap.add_argument("--framing", default="crop", choices=["crop", "full"],
+                    help="synthesize's output framing (crop: the model's view, as before)")
     ap.add_argument("--memory", default="", help="comma-separated driver lengths")
     ap.add_argument("--finetune-eval", default="", help="checkpoint to evaluate finetuning on")
     ap.add_argument("--dataset", default="", help="v2v data synth set (--finetune-eval)")
@@ -228,9 +233,9 @@ def main() -> None:
                 rows.append({"memory": True, **json.loads(line)})
         else:
             for name in args.presets.split(","):
-                frames = args.frames or (60 if name == "tiny" else 6)
+                frames = args.frames or (6 if name == "pose-256" else 60)
                 rows.append(speed(root, name, PRESETS[name][1], frames, args.k, args.device,
-                                  args.amp, args.compile))
+                                  args.amp, args.compile, args.framing))
     print(json.dumps(rows, indent=2))
     for r in rows:
         print("  ".join(f"{k}={v}" for k, v in r.items()), file=sys.stderr)
