@@ -65,12 +65,16 @@ def marker_frames(n: int, size: tuple[int, int] = (96, 128)) -> list[np.ndarray]
 
 def dancer_frames(n: int, size: tuple[int, int] = (96, 128)) -> list[np.ndarray]:
     """The first n frames of the shipped procedural driver video (a dancer mediapipe finds),
-    centre-cropped to an upright portrait (w, h) = size."""
+    scaled to height h and centre-cropped to an upright portrait (w, h) = size."""
     from v2vtool.io.video import read_frames
+
+    import cv2
 
     w, h = size
     out = []
     for f in read_frames(EXAMPLES / "driver.mp4", limit=n):
+        s = h / f.shape[0]  # the whole dancer, whatever the shipped video's size
+        f = cv2.resize(f, (round(f.shape[1] * s), h), interpolation=cv2.INTER_AREA)
         y0, x0 = (f.shape[0] - h) // 2, (f.shape[1] - w) // 2
         out.append(np.ascontiguousarray(f[y0:y0 + h, x0:x0 + w]))
     return out
