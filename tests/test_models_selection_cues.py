@@ -118,3 +118,24 @@ def test_the_plates_inpainted_fill_is_trusted_away_from_the_body_only():
     assert c[30, 36] == 0.0 and c[30, 28 - band] == 0.0  # at / next to the body
     seen = torch.ones(1, 1, h, w)
     assert float(source_trust(sel, cues, seen, occ, person)[0, 0].min()) == 1.0
+
+
+def test_the_residual_flow_acts_only_where_the_prior_is_unsure():
+    """The example's residual flow dw is scaled by (1 - confidence): with a constant residual
+    forced into the refinement head, the composed flow of the chosen example is the prior's
+    own where the prior is sure, and moved where it is not."""
+    from tests.test_models_generator_prior import inputs, make, tiny
+    from v2vtool.semantics.prior import pose_prior
+
+    gen = make(tiny())
+    head = gen.example_warp.refine.flow_head
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.constant_(head.bias, 0.1)  # x flow_scale 20: 2 px everywhere
+    inp = inputs(b=1, k=1, t=1)
+    with torch.no_grad():
+        out = gen(**inp)
+    c = out.confidence[0, 0, 0]
+    prior = pose_prior(inp["keypoints"][:, 0], inp["example_keypoints"], 64, 64).flow[0, 0]
+    moved = (out.ref_flow[0, 0] - prior).abs().amax(0)
+    assert moved[c > 0.999].max() < 0.01  # (residual 2 px; (1 - c) < 0.001)
+    assert moved[c < 0.01].min() > 0.5
