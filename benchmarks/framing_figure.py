@@ -13,7 +13,7 @@ from --start of its --region window (x, y, w, h) scaled 2x back to 768x576 (medi
   2. examples: two other frames of the driver video itself (one static camera), so full
      framing keeps the camera's scene, with the examples' person cut out and filled in;
 columns: the driver frame | --framing full (the driver's framing and size) | --framing crop
-(the model's person-centred view at its resolution, 128x128 for the shipped model). Without
+(the model's person-centred view at its resolution, 192x256 for the shipped model). Without
 retargeting: the astronaut photo shows no legs, and retargeting the walking driver to that body
 moves the driven person mostly out of the crop.
 The shipped model was trained on procedural dancers only: the person it draws is out of domain;

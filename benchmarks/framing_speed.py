@@ -2,9 +2,9 @@
 
     python benchmarks/framing_speed.py [--frames 60] [--threads 1] [--repeats 2]
 
-The driver is the shipped examples/driver clip (128x128, 60 frames) with its frames and
+The driver is the shipped examples/driver clip (256x256, 60 frames) with its frames and
 keypoints scaled to 1280x720 (a clip dir: no pose extraction in the loop); the examples are
-examples/target_front.png and target_back.png (128x128: another camera, so full framing
+examples/target_front.png and target_back.png (256x256: another camera, so full framing
 extends their background). Prints end-to-end and generator frames/s per framing (best of
 --repeats) and the output size; the difference is the scale-up + blend + encoding of 1280x720
 frames (the plate is computed once, at the first frame).

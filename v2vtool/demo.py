@@ -2,7 +2,7 @@
 `v2vtool.resources`: the source tree, else the installed share/v2vtool/, or --weights /
 $V2V_WEIGHTS).
 
-    weights/default/           the shipped model (procedural dancers, 128x128)
+    weights/default/           the shipped model (procedural dancers, 192x256)
     examples/target_front.png  two views of a held-out identity (never seen in training)
     examples/target_back.png
     examples/driver/           a clip dir of another identity dancing (the motion to follow)

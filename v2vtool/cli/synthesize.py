@@ -52,7 +52,7 @@ def synthesize_cmd(
                              "--framing full, the model's with --framing crop)."),
     framing: Optional[str] = typer.Option(
         None, "--framing", help="full: the driver's framing and aspect, the person (rendered at "
-                                "the model's resolution, e.g. 128x128, and scaled up) placed "
+                                "the model's resolution, e.g. 192x256, and scaled up) placed "
                                 "where the driver's person is, over the examples' scene; crop: "
                                 "the model's person-centred crop. Default: full for a video / "
                                 "frame folder / clip dir with frames, crop for keypoint-only "
@@ -97,7 +97,7 @@ def synthesize_cmd(
     flag works too). Examples: image files or CLIPDIR:IDX[,IDX...]. Driver: a video, a frame
     folder, a clip dir, a keypoints.jsonl or an OpenPose JSON folder. Writes OUT.mp4 (replaced
     if it exists) and the sidecar OUT.json. The person is rendered at the model's resolution
-    (the shipped model: 128x128) in a crop around the driver's person and scaled up; --framing
+    (the shipped model: 192x256) in a crop around the driver's person and scaled up; --framing
     full (the default for drivers with pictures) places it back into the driver's frame.
     """
     import torch
