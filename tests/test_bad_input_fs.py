@@ -458,3 +458,25 @@ def test_bind_mount_of_an_input_is_the_input(world, tmp_path):
         lines = [ln for ln in r["output"].splitlines() if ln.startswith("error:")]
         assert r["exit"] == 2 and len(lines) == 1, json.dumps(r, indent=1)
         assert re.search(expect, lines[0]), json.dumps(r, indent=1)
+
+
+def test_worker_ctrl_c_is_raised_at_the_jobs_check_not_in_the_handler():
+    """In an `extract --processes` worker, Ctrl-C must not raise from the signal handler (it can
+    land in a C extension's import, which prints a traceback); it raises at the job's next
+    `stop_if_interrupted()`, where the job's cleanup runs."""
+    code = (
+        "import os, signal\n"
+        "from v2vtool.workers import init_interruptible_worker, stop_if_interrupted\n"
+        "init_interruptible_worker()\n"
+        "stop_if_interrupted()\n"  # no Ctrl-C yet: returns
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "import json\n"  # would be where the handler raised before
+        "try:\n"
+        "    stop_if_interrupted()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('stopped at the check')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "stopped at the check" and res.stderr == "", res.stderr

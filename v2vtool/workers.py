@@ -9,25 +9,24 @@ code (a worker waiting on the task queue's lock while the pool terminates), that
 leave the pool waiting forever. `init_worker` (the pools' initializer) ignores SIGINT and
 restores SIGTERM's default (a terminated worker just ends; the main process cleans up).
 
-`interruptible()` lets a job of a worker stop at Ctrl-C and clean up after itself (its own
-`finally` / `with` blocks run): inside it SIGINT raises KeyboardInterrupt; outside it the
-signal is only remembered, and the next job of that worker stops before it starts. For
-`concurrent.futures` pools, which hand a job's exception back to the main process.
+`stop_if_interrupted()` lets a job of a worker stop at Ctrl-C and clean up after itself (its
+own `finally` / `with` blocks run): the signal is only remembered, and the job raises
+KeyboardInterrupt at its next check (extract checks once per frame), so the next job of that
+worker stops before it starts too. For `concurrent.futures` pools, which hand a job's exception
+back to the main process. The exception is never raised from the signal handler itself: there it
+could land inside a C extension's own import, which prints the traceback instead of passing it on
+(seen once in the suite: `extract --processes` interrupted while a job imported a module).
 """
 from __future__ import annotations
 
-import contextlib
 import signal
-from typing import Iterator
 
 # this worker process's signal state (one per process, set by the handler below)
-_STATE = {"in_job": False, "interrupted": False}
+_STATE = {"interrupted": False}
 
 
 def _on_sigint(signum, frame) -> None:
     _STATE["interrupted"] = True
-    if _STATE["in_job"]:
-        raise KeyboardInterrupt
 
 
 def init_worker() -> None:
@@ -37,19 +36,13 @@ def init_worker() -> None:
 
 
 def init_interruptible_worker() -> None:
-    """Pool initializer for jobs run under `interruptible()`."""
+    """Pool initializer for jobs that call `stop_if_interrupted()`."""
     init_worker()
     signal.signal(signal.SIGINT, _on_sigint)
 
 
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """A worker's job: Ctrl-C (now, or earlier while the worker was idle) stops it with
-    KeyboardInterrupt, so the job's own cleanup runs."""
+def stop_if_interrupted() -> None:
+    """A job's check: KeyboardInterrupt if Ctrl-C came (now, or earlier while the worker was
+    idle), raised here, where the job's own cleanup runs."""
     if _STATE["interrupted"]:
         raise KeyboardInterrupt
-    _STATE["in_job"] = True
-    try:
-        yield
-    finally:
-        _STATE["in_job"] = False

@@ -43,7 +43,7 @@ from v2vtool.semantics.kinds import KINDS, get_extractor, get_kind
 from v2vtool.semantics.parallel import detect_stream
 from v2vtool.semantics.segmentation import colorize
 from v2vtool.semantics.smoothing import SmoothingSettings, smooth_keypoints
-from v2vtool.workers import init_interruptible_worker, interruptible
+from v2vtool.workers import init_interruptible_worker, stop_if_interrupted
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (frames done, frames total)
@@ -252,11 +252,12 @@ def _worker(args: tuple) -> tuple[str, Path | None, str | None]:
     """Process-pool entry: returns (src, clip dir, error message or None)."""
     src, out_dir, kind, smooth, overwrite, fps, queue, index, options, threads = args
 
-    def report(done: int, total: int) -> None:
+    def report(done: int, total: int) -> None:  # once per frame
+        stop_if_interrupted()  # Ctrl-C: this clip's writer removes its temporary
         if queue is not None:
             queue.put((index, done, total))
-    with interruptible():  # Ctrl-C: this clip's writer removes its temporary
-        return _one(src, out_dir, kind, smooth, overwrite, fps, report, options, threads)
+    stop_if_interrupted()
+    return _one(src, out_dir, kind, smooth, overwrite, fps, report, options, threads)
 
 
 def _one(src: str, out_dir, kind: str, smooth: bool, overwrite: bool, fps: float | None,
