@@ -99,7 +99,8 @@ def test_rows_and_columns_are_finite(run):
     # the panning clip: the person leaves where its examples stood, so the ring is defined
     a = next(c for c in res["per_clip"] if c["clip"] == "a_person")
     assert all(math.isfinite(s["ring_l1"]) for s in a["scores"])
-    assert res["protocol"]["view_height"] == 128 == res["protocol"]["akd_reference_height"]
+    height = json.loads((WEIGHTS / "config.json").read_text())["generator"]["height"]
+    assert res["protocol"]["view_height"] == height == res["protocol"]["akd_reference_height"]
     assert res["checkpoint_sha256"] and res["machine"]["cpu"] and res["seconds"] > 0
     assert "lpips" in res["rows"][0] or "lpips" in res["skipped"]  # measured or said why
 
@@ -240,11 +241,12 @@ def test_truth_is_the_clip_through_the_synthesizers_view(run, clips):
     synth = Synthesizer(g.generator, g.config, [clip.frame(1)], [clip.keypoints[1]])
     list(synth.run([clip.keypoints[i] for i in window], driver_size=clip.size, retarget=False))
     v = synth.view
+    gen = g.config.generator  # the view is the model's frame size (W, H)
     assert a["view"] == {"x0": v.x0, "y0": v.y0, "width": v.cw, "height": v.ch,
-                         "out": [128, 128]}
+                         "out": [gen.width, gen.height]}
     scored = [i for i in window if i not in a["example_frames"]]
     box = frame_box(v, clip.size)  # only the footage is scored (past its edge: no truth)
-    x0, y0, x1, y1 = box if box is not None else (0, 0, 128, 128)
+    x0, y0, x1, y1 = box if box is not None else (0, 0, gen.width, gen.height)
     want = np.mean([l1(synth.examples.images[0][y0:y1, x0:x1],
                        v.image(clip.frame(i))[y0:y1, x0:x1]) for i in scored])
     copy = next(s for s in a["scores"] if s["method"] == "copy" and s["k"] == 1)
