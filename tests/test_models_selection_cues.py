@@ -3,8 +3,9 @@ known answers: each test fails when a cue is inverted or dropped (a mutation che
 nothing failed before)."""
 import torch
 
-from v2vtool.models.example_warp import (GHOST_LOGIT, MISSING_LOGIT, OCCUPANCY_LOGIT,
-                                         REFLECTED_LOGIT, prior_logits, source_trust)
+from v2vtool.models.example_warp import (EXAMPLE_TEMPERATURE, GHOST_LOGIT, MISSING_LOGIT,
+                                         OCCUPANCY_LOGIT, REFLECTED_LOGIT, prior_logits, select,
+                                         source_trust)
 from v2vtool.semantics.prior import POSE_CUES
 
 H = W = 8
@@ -140,3 +141,20 @@ def test_the_residual_flow_acts_only_where_the_prior_is_unsure():
     assert moved[c > 0.999].max() < 0.01  # (residual 2 px; (1 - c) < 0.001)
     unsure = c < 0.5
     assert unsure.any() and moved[unsure].mean() > 0.5
+
+
+def test_select_goes_to_one_example_and_keeps_the_plates_share():
+    """`select`: the plate's share is the plain softmax's; the examples' share goes mostly to the
+    better-scored example (averaging two warps that never line up blurred the person); at K = 1
+    it is the plain softmax; equal examples still split evenly."""
+    logits = torch.tensor([2.0, 1.5, 0.0]).view(1, 3, 1, 1)  # example 0 a little ahead, plate
+    plain = torch.softmax(logits, 1)
+    sel = select(logits, 2)
+    assert torch.allclose(sel.sum(1), torch.ones(1, 1, 1))
+    assert torch.allclose(sel[:, 2], plain[:, 2])  # the plate's share unchanged
+    examples = plain[:, :2].sum()
+    assert EXAMPLE_TEMPERATURE < 1 and sel[0, 0] > 0.99 * examples  # plain: 62 % of it
+    assert plain[0, 0] < 0.65 * examples
+    assert torch.allclose(select(logits[:, [0, 2]], 1), torch.softmax(logits[:, [0, 2]], 1))
+    tie = select(torch.tensor([1.0, 1.0, 0.0]).view(1, 3, 1, 1), 2)
+    assert torch.allclose(tie[0, 0], tie[0, 1])
