@@ -56,7 +56,7 @@ def procedural(loaded, examples: Path, size: int) -> np.ndarray:
     exs = load_examples([str(examples / "target_front.png"), str(examples / "target_back.png")],
                         "pose")
     synth = Synthesizer(loaded.generator, loaded.config, [e.image for e in exs],
-                        [e.keypoints for e in exs])
+                        [e.keypoints for e in exs], example_masks=[e.mask for e in exs])
     out = _run(synth, driver, retarget=False)
     cfg = loaded.config
     fit = person_view("pose", cfg.data, driver.size, cfg.generator.size,
