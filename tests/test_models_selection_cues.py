@@ -4,8 +4,8 @@ nothing failed before)."""
 import torch
 
 from v2vtool.models.example_warp import (EXAMPLE_TEMPERATURE, GHOST_LOGIT, MISSING_LOGIT,
-                                         OCCUPANCY_LOGIT, REFLECTED_LOGIT, prior_logits, select,
-                                         source_trust)
+                                         OCCUPANCY_LOGIT, REFLECTED_LOGIT, prior_logits,
+                                         selection_weights, source_trust)
 from v2vtool.semantics.prior import POSE_CUES
 
 H = W = 8
@@ -144,17 +144,18 @@ def test_the_residual_flow_acts_only_where_the_prior_is_unsure():
 
 
 def test_select_goes_to_one_example_and_keeps_the_plates_share():
-    """`select`: the plate's share is the plain softmax's; the examples' share goes mostly to the
-    better-scored example (averaging two warps that never line up blurred the person); at K = 1
-    it is the plain softmax; equal examples still split evenly."""
+    """`selection_weights`: the plate's share is the plain softmax's; the examples' share goes
+    mostly to the better-scored example (averaging two warps that never line up blurred the
+    person); at K = 1 it is the plain softmax; equal examples still split evenly."""
     logits = torch.tensor([2.0, 1.5, 0.0]).view(1, 3, 1, 1)  # example 0 a little ahead, plate
     plain = torch.softmax(logits, 1)
-    sel = select(logits, 2)
+    sel = selection_weights(logits, 2)
     assert torch.allclose(sel.sum(1), torch.ones(1, 1, 1))
     assert torch.allclose(sel[:, 2], plain[:, 2])  # the plate's share unchanged
     examples = plain[:, :2].sum()
     assert EXAMPLE_TEMPERATURE < 1 and sel[0, 0] > 0.99 * examples  # plain: 62 % of it
     assert plain[0, 0] < 0.65 * examples
-    assert torch.allclose(select(logits[:, [0, 2]], 1), torch.softmax(logits[:, [0, 2]], 1))
-    tie = select(torch.tensor([1.0, 1.0, 0.0]).view(1, 3, 1, 1), 2)
+    one = logits[:, [0, 2]]
+    assert torch.allclose(selection_weights(one, 1), torch.softmax(one, 1))
+    tie = selection_weights(torch.tensor([1.0, 1.0, 0.0]).view(1, 3, 1, 1), 2)
     assert torch.allclose(tie[0, 0], tie[0, 1])

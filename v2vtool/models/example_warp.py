@@ -17,7 +17,8 @@ Per frame (``forward``), with P_k the prior flows target -> example k (``semanti
      residual, missing part) and the target semantics, added to fixed logits that start the
      model at the prior (body pixels from the examples, avoiding reflected fits; background from
      the plate; never an example's own person where the target has background: that is a
-     ghost); softmax over the K + 1 candidates, sharper among the examples (`select`);
+     ghost); softmax over the K + 1 candidates, sharper among the examples
+     (`selection_weights`);
   3. refinement: W (the flow net) sees the selected composite and predicts a residual flow dw and
      the mask m_e; every example is resampled once with the composed flow
      F_k(p) = dw(p) + P_k(p + dw(p)) (no double interpolation), the plate with dw;
@@ -176,9 +177,9 @@ class ExampleWarp(nn.Module):
         scores = self.select(per_k.flatten(0, 1)).unflatten(0, (b, k))  # (B, K, 2, H/2, W/2)
         learned = torch.cat([scores[:, :, 0], scores[:, :, 1].mean(1, keepdim=True)], 1)
         logits = prior_logits(shared[:, -1:], prior.cues, cand_lo[:, :, -1:]) + learned
-        sel_lo = select(logits.float(), k)
+        sel_lo = selection_weights(logits.float(), k)
         logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
-        sel = select(logits, k).to(semantic.dtype)
+        sel = selection_weights(logits, k).to(semantic.dtype)
         confidence = F.interpolate(source_trust(
             sel_lo, prior.cues, F.avg_pool2d(sources.known.float(), 2), shared[:, -1:],
             cand_lo[:, :, -1:]), size=(h, w), mode="bilinear", align_corners=False)
@@ -267,7 +268,7 @@ def source_trust(selection: torch.Tensor, cues: torch.Tensor, known: torch.Tenso
             + selection[:, k:] * plate).clamp(0, 1)
 
 
-def select(logits: torch.Tensor, k: int) -> torch.Tensor:
+def selection_weights(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Selection weights (B, K + 1, h, w) from logits over the K examples and the plate: the
     plate gets its softmax share; the examples share the rest by a softmax at
     EXAMPLE_TEMPERATURE (at K = 1, exactly the plain softmax)."""
@@ -292,5 +293,6 @@ def prior_warp(sources: ExampleSources, prior: PriorFlow) -> torch.Tensor:
     b, k, _, h, w = cand.shape
     person = F.avg_pool2d(cand[:, :, -1:].flatten(0, 1), 2).unflatten(0, (b, k))
     logits = prior_logits(F.avg_pool2d(prior.occupancy, 2), prior.cues, person)
-    sel = select(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False), k)
+    logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+    sel = selection_weights(logits, k)
     return compose(sel, cand[:, :, :3], sources.plate)
